@@ -1,0 +1,50 @@
+//! Command-line interface: one file per subcommand (an `Args` struct and a `run` function);
+//! this module holds the top-level parser and the global flags.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::{Outcome, Result};
+
+pub mod generate;
+pub mod ingest;
+pub mod query;
+
+/// Offline analytics for Microsoft Entra ID audit logs.
+#[derive(Debug, Parser)]
+#[command(name = "auditbook", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand accepts, before or after its name.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Dataset directory (holds `AuditLogs/date=YYYY-MM-DD/*.parquet`).
+    #[arg(long, global = true, env = "AUDITBOOK_DATA", default_value = "auditbook-data", value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest Entra audit-log exports into the dataset.
+    Ingest(ingest::Args),
+    /// Run a SQL query over the dataset.
+    Query(query::Args),
+    /// Write realistic synthetic Entra audit-log exports.
+    Generate(generate::Args),
+}
+
+/// Parses the process arguments and runs the command.
+pub fn run() -> Result<Outcome> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ingest(args) => ingest::run(args, &cli.global),
+        Command::Query(args) => query::run(args, &cli.global),
+        Command::Generate(args) => generate::run(args, &cli.global),
+    }
+}

@@ -1,0 +1,1 @@
+//! Synthetic tenant and export writers (placeholder).

@@ -1,0 +1,18 @@
+//! auditbook: offline analytics for Microsoft Entra ID audit logs.
+//!
+//! Export files are ingested ([`ingest`]) into a time-partitioned Parquet dataset ([`store`]) of the
+//! canonical `AuditLogs` table ([`schema`], [`record`]); the [`engine`] registers it in DataFusion
+//! and [`render`] prints results. [`generate`] writes realistic synthetic exports.
+
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod generate;
+pub mod ingest;
+pub mod record;
+pub mod render;
+pub mod schema;
+pub mod store;
+pub mod time;
+
+pub use error::{Error, Outcome, Result};

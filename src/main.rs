@@ -1,0 +1,14 @@
+//! The `auditbook` binary: parse arguments, run the command, map the outcome to an exit code
+//! (0 ok, 1 partial: quarantined records / no data / failed check, 2 error).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match auditbook::cli::run() {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
