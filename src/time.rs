@@ -42,7 +42,8 @@ fn parse_us(s: &str) -> Option<DateTime<Utc>> {
     }
     NaiveDate::parse_from_str(s, "%m/%d/%Y")
         .ok()
-        .map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|n| Utc.from_utc_datetime(&n))
 }
 
 fn to_datetime(nanos: i64) -> DateTime<Utc> {
