@@ -30,6 +30,8 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
 
 /// `M/D/YYYY h:mm:ss AM` (seconds and the AM/PM part optional, fractional seconds allowed).
 fn parse_us(s: &str) -> Option<DateTime<Utc>> {
+    // Log Analytics' portal export writes `10/8/2026, 11:30:00.250 AM`.
+    let s = &s.replacen(", ", " ", 1);
     for f in [
         "%m/%d/%Y %I:%M:%S%.f %p",
         "%m/%d/%Y %I:%M %p",
@@ -102,6 +104,7 @@ mod tests {
     fn us_admin_center_form() {
         assert_eq!(parse_timestamp("1/9/2018 9:20:02 PM").unwrap(), BASE);
         assert_eq!(parse_timestamp("01/09/2018 09:20:02 PM").unwrap(), BASE);
+        assert_eq!(parse_timestamp("1/9/2018, 9:20:02.250 PM").unwrap(), BASE + 250_000_000);
         assert_eq!(
             parse_timestamp("1/9/2018 12:05:00 AM").unwrap(),
             parse_timestamp("2018-01-09T00:05:00Z").unwrap()
