@@ -1,10 +1,131 @@
-//! `auditbook query` (placeholder until written).
+//! `auditbook query --sql QUERY | --file FILE [--format F]`: one read-only SQL query over the
+//! dataset, printed to stdout.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
 use crate::cli::GlobalArgs;
-use crate::{Outcome, Result};
+use crate::engine::Engine;
+use crate::render::{OutputFormat, print_batches};
+use crate::{Error, Outcome, Result};
 
+/// Run a SQL query over the dataset.
+///
+/// Tables: `AuditLogs` (with the partition column `date`, `YYYY-MM-DD`). Names are case-sensitive
+/// and need no quotes: `SELECT Category, count(*) FROM AuditLogs GROUP BY Category`. Nested
+/// columns: `InitiatedBy['user']['displayName']`, `unnest(TargetResources)`. Queries are read-only.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(group(clap::ArgGroup::new("source").required(true).args(["sql", "file"])))]
+pub struct Args {
+    /// The SQL query (DataFusion dialect).
+    #[arg(long, value_name = "QUERY")]
+    pub sql: Option<String>,
+    /// Read the SQL query from FILE (`-` for stdin).
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Output format [default: table when stdout is a terminal, csv otherwise].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
+}
 
-pub fn run(_args: Args, _global: &GlobalArgs) -> Result<Outcome> {
-    Err(crate::Error::Usage("not yet available".into()))
+pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
+    let query = match (&args.sql, &args.file) {
+        (Some(sql), _) => sql.clone(),
+        (None, Some(path)) => read_query(path)?,
+        (None, None) => {
+            return Err(Error::Usage(
+                "give the query with --sql QUERY or --file FILE".into(),
+            ));
+        }
+    };
+    if query.trim().trim_end_matches(';').trim().is_empty() {
+        return Err(Error::Usage("the query is empty".into()));
+    }
+    let format = args.format.unwrap_or_else(OutputFormat::default_for_stdout);
+
+    let engine = Engine::open(&global.data)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(engine.query(&query))?;
+
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let written = print_batches(format, &result.schema, &result.batches, &mut out)
+        .and_then(|()| out.flush().map_err(|e| Error::io("<output>", e)));
+    match written {
+        // `auditbook query ... | head`: the reader has what it wanted.
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(Outcome::Success)
+        }
+        Err(e) => Err(e),
+        // Zero rows is an answer, not a failure.
+        Ok(()) => Ok(Outcome::Success),
+    }
+}
+
+fn read_query(path: &std::path::Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Error::io("<stdin>", e))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn flags() {
+        let cli = Cli::try_parse_from(["q", "--sql", "SELECT 1", "--format", "ndjson"]).unwrap();
+        assert_eq!(cli.args.sql.as_deref(), Some("SELECT 1"));
+        assert_eq!(cli.args.format, Some(OutputFormat::Ndjson));
+        let cli = Cli::try_parse_from(["q", "-f", "q.sql"]).unwrap();
+        assert_eq!(cli.args.file, Some(PathBuf::from("q.sql")));
+        assert_eq!(cli.args.format, None);
+        assert!(Cli::try_parse_from(["q"]).is_err(), "a query is required");
+        assert!(
+            Cli::try_parse_from(["q", "--sql", "x", "-f", "y"]).is_err(),
+            "one source only"
+        );
+        assert!(Cli::try_parse_from(["q", "--sql", "x", "--format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn runs_against_a_missing_dataset_with_zero_rows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let global = GlobalArgs {
+            data: tmp.path().join("none"),
+        };
+        let args = Args {
+            sql: Some("SELECT Id FROM AuditLogs WHERE Category = 'x'".into()),
+            file: None,
+            format: Some(OutputFormat::Json),
+        };
+        assert_eq!(run(args, &global).unwrap(), Outcome::Success);
+        let args = Args {
+            sql: Some("SELECT nope FROM AuditLogs".into()),
+            file: None,
+            format: None,
+        };
+        assert!(matches!(run(args, &global), Err(Error::DataFusion(_))));
+        let args = Args {
+            sql: Some(" ; ".into()),
+            file: None,
+            format: None,
+        };
+        assert!(matches!(run(args, &global), Err(Error::Usage(_))));
+    }
 }

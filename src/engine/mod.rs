@@ -1,1 +1,491 @@
-//! DataFusion engine (placeholder).
+//! The query engine: one DataFusion `SessionContext` with the dataset's tables registered.
+//!
+//! [`Engine::open`] brings the dataset to a consistent state ([`crate::store::recover`]) and
+//! registers `AuditLogs` (case kept) as a listing table over `DATA/AuditLogs/date=YYYY-MM-DD/*.parquet`
+//! with the canonical schema and the `date` partition column (Utf8). A dataset without that
+//! directory still has the table, empty, with the same columns.
+//!
+//! Session choices:
+//! - identifiers are not lowercased (`datafusion.sql_parser.enable_ident_normalization = false`):
+//!   `SELECT Category FROM AuditLogs` and `SELECT "Category" FROM "AuditLogs"` both work; function
+//!   names are still case-insensitive;
+//! - `information_schema` on (`SHOW TABLES`, `SHOW COLUMNS FROM AuditLogs`);
+//! - target partitions = available cores;
+//! - Parquet filter pushdown with filter reordering (late materialization of the wide nested columns).
+//!
+//! Queries run read-only: DDL (`CREATE ...`), DML (`INSERT`, `COPY ... TO`) and statements (`SET`)
+//! are refused, so a query from a workbook file cannot write files; [`Engine::context`] gives full
+//! access to code that needs more.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::MemTable;
+use datafusion::common::TableReference;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+
+use crate::schema::{AUDIT_LOGS, DATE_PARTITION, audit_logs_schema};
+use crate::{Error, Result};
+
+/// A query's result: its schema (known even when there are no rows) and its batches.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    /// Total number of rows over all batches.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// The DataFusion session over one dataset. Cloning is cheap and shares the session.
+#[derive(Clone)]
+pub struct Engine {
+    ctx: SessionContext,
+    data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the dataset in `data_dir`: completes an interrupted commit, then registers the tables.
+    /// A missing dataset is not an error: its tables exist and are empty.
+    pub fn open(data_dir: &Path) -> Result<Engine> {
+        crate::store::recover(data_dir)?;
+        let ctx = SessionContext::new_with_config(session_config());
+        let audit_logs = crate::store::audit_logs_dir(data_dir);
+        let table: Arc<dyn datafusion::catalog::TableProvider> = if audit_logs.is_dir() {
+            Arc::new(listing_table(&ctx, &audit_logs)?)
+        } else {
+            empty_table()?
+        };
+        ctx.register_table(TableReference::bare(AUDIT_LOGS), table)?;
+        Ok(Engine {
+            ctx,
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// The DataFusion session (to register UDFs, more tables, or run unrestricted SQL).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The dataset directory this engine was opened on.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Plans a read-only SQL query (one statement) without running it.
+    pub async fn dataframe(&self, query: &str) -> Result<DataFrame> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        Ok(self.ctx.sql_with_options(query, options).await?)
+    }
+
+    /// Runs a read-only SQL query and collects its result, schema included.
+    pub async fn query(&self, query: &str) -> Result<QueryResult> {
+        let df = self.dataframe(query).await?;
+        let schema: SchemaRef = df.schema().inner().clone();
+        let batches = df.collect().await?;
+        Ok(QueryResult { schema, batches })
+    }
+
+    /// Runs a read-only SQL query and collects its batches (see [`Engine::query`] for the schema
+    /// of an empty result).
+    pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
+        Ok(self.query(query).await?.batches)
+    }
+}
+
+/// The session configuration every engine uses (see the module documentation).
+pub fn session_config() -> SessionConfig {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(cores);
+    let options = config.options_mut();
+    options.sql_parser.enable_ident_normalization = false;
+    options.execution.parquet.pushdown_filters = true;
+    options.execution.parquet.reorder_filters = true;
+    config
+}
+
+/// The columns of `AuditLogs` as queries see them: the canonical schema plus `date`.
+pub fn audit_logs_table_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = audit_logs_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    // Listing tables add partition columns as non-nullable.
+    fields.push(Field::new(DATE_PARTITION, DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+fn empty_table() -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    Ok(Arc::new(MemTable::try_new(
+        audit_logs_table_schema(),
+        vec![vec![]],
+    )?))
+}
+
+/// `AuditLogs` over the hive-partitioned Parquet files below `dir` (which exists). Files outside
+/// `date=...` directories, in deeper subdirectories (staging), empty or not ending in `.parquet`
+/// are not read.
+fn listing_table(ctx: &SessionContext, dir: &Path) -> Result<ListingTable> {
+    let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
+    let options = ListingOptions::new(Arc::new(format))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![(DATE_PARTITION.to_string(), DataType::Utf8)]);
+    let config = ListingTableConfig::new(directory_url(dir)?)
+        .with_listing_options(options)
+        .with_schema(audit_logs_schema());
+    Ok(ListingTable::try_new(config)?)
+}
+
+/// A `file://` URL for an existing directory, with a trailing `/` (a collection) and every byte
+/// that is not unreserved percent-encoded: `ListingTableUrl::parse` on a plain path would take `*`,
+/// `?` or `[` in it for a glob.
+#[cfg(unix)]
+fn directory_url(dir: &Path) -> Result<ListingTableUrl> {
+    use std::fmt::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let absolute = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+    let mut url = String::from("file://");
+    for &b in absolute.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(b as char);
+        } else {
+            let _ = write!(url, "%{b:02X}");
+        }
+    }
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    Ok(ListingTableUrl::parse(url)?)
+}
+
+#[cfg(not(unix))]
+fn directory_url(dir: &Path) -> Result<ListingTableUrl> {
+    let absolute = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+    let mut path = absolute
+        .to_str()
+        .ok_or_else(|| Error::Invalid(format!("{}: path is not valid UTF-8", dir.display())))?
+        .to_string();
+    if !path.ends_with(std::path::MAIN_SEPARATOR) {
+        path.push(std::path::MAIN_SEPARATOR);
+    }
+    Ok(ListingTableUrl::parse(path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+    use crate::record::{AuditRecord, InitiatedBy, TargetResource, UserIdentity, records_to_batch};
+
+    fn record(id: &str, nanos: i64, user: &str, targets: &[(&str, &str)]) -> AuditRecord {
+        let mut r = AuditRecord {
+            time_generated: nanos,
+            activity_date_time: nanos,
+            id: id.into(),
+            category: "GroupManagement".into(),
+            activity_display_name: "Add member to group".into(),
+            initiated_by: Some(InitiatedBy {
+                user: Some(UserIdentity {
+                    display_name: Some(user.into()),
+                    ..Default::default()
+                }),
+                app: None,
+            }),
+            target_resources: Some(
+                targets
+                    .iter()
+                    .map(|(id, kind)| TargetResource {
+                        id: Some(id.to_string()),
+                        type_: Some(kind.to_string()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        r.fill_derived();
+        r
+    }
+
+    fn write_day(data: &Path, day: &str, records: &[AuditRecord]) {
+        let dir = data.join("AuditLogs").join(format!("date={day}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let batch = records_to_batch(records).unwrap();
+        let mut writer = ArrowWriter::try_new(
+            File::create(dir.join("x.parquet")).unwrap(),
+            audit_logs_schema(),
+            None,
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    const JAN2: i64 = 1_767_312_000_000_000_000; // 2026-01-02T00:00:00Z
+
+    /// A dataset of two days (three records), below a directory name with glob characters.
+    fn dataset() -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data [x]*?");
+        write_day(
+            &data,
+            "2026-01-02",
+            &[
+                record("a", JAN2 + 1_000, "Ada", &[("u1", "User"), ("g1", "Group")]),
+                record("b", JAN2 + 2_000, "Bob", &[]),
+            ],
+        );
+        write_day(
+            &data,
+            "2026-01-03",
+            &[record(
+                "c",
+                JAN2 + 86_400_000_000_000,
+                "Cy",
+                &[("g2", "Group")],
+            )],
+        );
+        (tmp, data)
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn strings(batches: &[RecordBatch], column: usize) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        for b in batches {
+            let c = arrow::compute::cast(b.column(column), &DataType::Utf8).unwrap();
+            let c = c.as_string::<i32>();
+            out.extend((0..c.len()).map(|i| c.is_valid(i).then(|| c.value(i).to_string())));
+        }
+        out
+    }
+
+    fn count(engine: &Engine, sql: &str) -> i64 {
+        let batches = rt().block_on(engine.sql(sql)).unwrap();
+        batches[0].column(0).as_primitive::<Int64Type>().value(0)
+    }
+
+    #[test]
+    fn counts_filters_nested_access_and_unnest() {
+        let (_tmp, data) = dataset();
+        let engine = Engine::open(&data).unwrap();
+        assert_eq!(count(&engine, "SELECT count(*) FROM AuditLogs"), 3);
+        assert_eq!(
+            count(
+                &engine,
+                "SELECT COUNT(*) FROM \"AuditLogs\" WHERE date = '2026-01-02'"
+            ),
+            2
+        );
+        assert_eq!(
+            count(
+                &engine,
+                "SELECT count(*) FROM AuditLogs WHERE \"date\" >= '2026-01-03'"
+            ),
+            1
+        );
+
+        let rt = rt();
+        let batches = rt
+            .block_on(engine.sql(
+                "SELECT Id, \"InitiatedBy\"['user']['displayName'] AS who, date FROM AuditLogs ORDER BY Id",
+            ))
+            .unwrap();
+        assert_eq!(
+            strings(&batches, 0),
+            [Some("a".into()), Some("b".into()), Some("c".into())]
+        );
+        assert_eq!(
+            strings(&batches, 1),
+            [Some("Ada".into()), Some("Bob".into()), Some("Cy".into())]
+        );
+        assert_eq!(
+            strings(&batches, 2),
+            [
+                Some("2026-01-02".into()),
+                Some("2026-01-02".into()),
+                Some("2026-01-03".into())
+            ]
+        );
+
+        let batches = rt
+            .block_on(engine.sql(
+                "SELECT \"Id\", t['id'] AS target, t['type'] AS kind \
+                 FROM (SELECT \"Id\", unnest(\"TargetResources\") AS t FROM \"AuditLogs\") \
+                 ORDER BY \"Id\", target",
+            ))
+            .unwrap();
+        assert_eq!(
+            strings(&batches, 0),
+            [Some("a".into()), Some("a".into()), Some("c".into())]
+        );
+        assert_eq!(
+            strings(&batches, 1),
+            [Some("g1".into()), Some("u1".into()), Some("g2".into())]
+        );
+        assert_eq!(
+            strings(&batches, 2),
+            [
+                Some("Group".into()),
+                Some("User".into()),
+                Some("Group".into())
+            ]
+        );
+
+        // Timestamps keep their nanoseconds and UTC zone.
+        let result = rt
+            .block_on(engine.query("SELECT TimeGenerated FROM AuditLogs WHERE Id = 'b'"))
+            .unwrap();
+        assert_eq!(
+            result.schema.field(0).data_type(),
+            &crate::schema::timestamp_type()
+        );
+        assert_eq!(
+            strings(&result.batches, 0),
+            [Some("2026-01-02T00:00:00.000002Z".into())]
+        );
+    }
+
+    #[test]
+    fn identifiers_keep_their_case_quoted_or_not() {
+        let (_tmp, data) = dataset();
+        let engine = Engine::open(&data).unwrap();
+        let rt = rt();
+        for sql in [
+            "SELECT Category FROM AuditLogs",
+            "SELECT \"Category\" FROM \"AuditLogs\"",
+            "select Category from AuditLogs where Category = 'GroupManagement'",
+        ] {
+            let result = rt.block_on(engine.query(sql)).unwrap();
+            assert_eq!(result.schema.field(0).name(), "Category", "{sql}");
+            assert_eq!(result.num_rows(), 3, "{sql}");
+        }
+        // Case matters for names now: a lowercased name is another (unknown) name.
+        assert!(
+            rt.block_on(engine.sql("SELECT category FROM AuditLogs"))
+                .is_err()
+        );
+        assert!(
+            rt.block_on(engine.sql("SELECT Category FROM auditlogs"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn missing_or_empty_dataset_has_an_empty_table() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = rt();
+        let missing = tmp.path().join("nowhere");
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir_all(empty.join("AuditLogs")).unwrap();
+        for data in [&missing, &empty] {
+            let engine = Engine::open(data).unwrap();
+            let result = rt
+                .block_on(engine.query("SELECT * FROM AuditLogs"))
+                .unwrap();
+            assert_eq!(result.num_rows(), 0);
+            assert_eq!(
+                result.schema.fields().len(),
+                audit_logs_schema().fields().len() + 1
+            );
+            assert_eq!(
+                result.schema.field_with_name("date").unwrap().data_type(),
+                &DataType::Utf8
+            );
+            assert_eq!(
+                count(
+                    &engine,
+                    "SELECT count(*) FROM AuditLogs WHERE date = '2026-01-02'"
+                ),
+                0
+            );
+        }
+        assert!(!missing.exists(), "opening must not create the dataset");
+    }
+
+    #[test]
+    fn session_settings_and_read_only() {
+        let (_tmp, data) = dataset();
+        let engine = Engine::open(&data).unwrap();
+        let state = engine.context().state();
+        let parquet = &state.table_options().parquet.global;
+        assert!(parquet.pushdown_filters && parquet.reorder_filters);
+        assert!(state.config().information_schema());
+        let rt = rt();
+        let tables = rt.block_on(engine.sql("SHOW TABLES")).unwrap();
+        assert!(strings(&tables, 2).contains(&Some("AuditLogs".into())));
+        for sql in [
+            "CREATE TABLE t AS SELECT 1",
+            "COPY (SELECT 1) TO '/tmp/x.csv'",
+            "SET datafusion.execution.batch_size = 1",
+        ] {
+            assert!(rt.block_on(engine.sql(sql)).is_err(), "{sql}");
+        }
+        let e = rt
+            .block_on(engine.sql("SELECT nope FROM AuditLogs"))
+            .unwrap_err();
+        assert!(matches!(e, Error::DataFusion(_)), "{e:?}");
+    }
+
+    #[test]
+    fn date_filters_prune_files_and_other_filters_reach_the_parquet_scan() {
+        let (_tmp, data) = dataset();
+        let engine = Engine::open(&data).unwrap();
+        let result = rt()
+            .block_on(engine.query(
+                "EXPLAIN SELECT Id, InitiatedBy['user']['displayName'] AS who FROM AuditLogs \
+                 WHERE date = '2026-01-02' AND Category = 'GroupManagement'",
+            ))
+            .unwrap();
+        let plans = strings(&result.batches, 1);
+        let physical = plans[1].as_deref().unwrap();
+        assert!(physical.contains("date=2026-01-02/x.parquet"), "{physical}");
+        assert!(!physical.contains("date=2026-01-03"), "{physical}");
+        assert!(physical.contains("predicate=Category@"), "{physical}");
+        assert!(
+            !physical.contains("FilterExec"),
+            "the filter runs inside the scan: {physical}"
+        );
+        assert!(
+            physical.contains("get_field(InitiatedBy@"),
+            "nested access is pushed into the scan: {physical}"
+        );
+    }
+}
