@@ -90,6 +90,8 @@ pub fn split_lines(
 struct Scanner<'a> {
     reader: &'a mut dyn BufRead,
     line: u64,
+    /// The element being captured when the document broke: its first line and text so far.
+    partial: Option<(u64, Vec<u8>)>,
 }
 
 impl<'a> Scanner<'a> {
@@ -316,10 +318,13 @@ pub fn split_document(
     reader: &mut dyn BufRead,
     on_element: &mut dyn FnMut(Element) -> crate::Result<()>,
 ) -> crate::Result<Option<Broken>> {
-    let mut sc = Scanner { reader, line: 1 };
+    let mut sc = Scanner { reader, line: 1, partial: None };
     let emit = |sc: &mut Scanner, slot: Slot, line: u64, on: &mut dyn FnMut(Element) -> crate::Result<()>| {
         let mut text = Vec::new();
-        sc.capture(&mut text).map_err(Stop::Broken)?;
+        if let Err(reason) = sc.capture(&mut text) {
+            sc.partial = Some((line, text));
+            return Err(Stop::Broken(reason));
+        }
         on(Element { slot, line, text }).map_err(Stop::Caller)
     };
     let result = match sc.skip_ws() {
@@ -374,9 +379,10 @@ pub fn split_document(
         Ok(()) => Ok(None),
         Err(Stop::Caller(e)) => Err(e),
         Err(Stop::Broken(reason)) => {
-            let line = sc.line;
-            let mut tail = Vec::new();
-            let _ = sc.reader.take(TAIL_CAP as u64).read_to_end(&mut tail);
+            let (line, mut tail) = sc.partial.take().unwrap_or((sc.line, Vec::new()));
+            tail.truncate(TAIL_CAP);
+            let room = TAIL_CAP.saturating_sub(tail.len()) as u64;
+            let _ = sc.reader.take(room).read_to_end(&mut tail);
             Ok(Some(Broken { line, reason, tail }))
         }
     }
@@ -424,7 +430,8 @@ mod tests {
         assert_eq!(els.len(), 1);
         let b = broken.unwrap();
         assert!(b.reason.contains("end of file"), "{}", b.reason);
-        assert_eq!(b.line, 3);
+        assert_eq!(b.line, 2, "the line the broken element starts on");
+        assert_eq!(b.tail, b"{\"b\":\n2");
     }
 
     #[test]

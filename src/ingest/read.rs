@@ -196,13 +196,29 @@ impl FileReader<'_> {
                 };
                 self.accept_or_reject(el.line, converted, &|| el.text.clone())
             }
-            Slot::Line | Slot::TopArray | Slot::Keyed(_) => self.json_value(format, el.line, value, &el.text, 0),
+            Slot::Line | Slot::TopArray | Slot::Keyed(_) => self.json_value(format, el.line, value, &el.text, 0, ctx),
         }
     }
 
     /// A JSON value that is a record, or a container of records (a Graph page, a diagnostic
     /// `{"records":[...]}` wrapper, an array of those).
-    fn json_value(&mut self, format: InputFormat, line: u64, value: Value, raw: &[u8], depth: u8) -> Result<()> {
+    fn json_value(&mut self, format: InputFormat, line: u64, value: Value, raw: &[u8], depth: u8, ctx: &mut JsonContext) -> Result<()> {
+        // A whole query-API response on one line: its tables go through the streaming path.
+        if let Value::Object(m) = &value
+            && let Some(Value::Array(tables)) = Obj(m).get("tables")
+        {
+            let base = ctx.tables.len();
+            for (t, table) in tables.iter().enumerate() {
+                let cols = table.get("columns").cloned().unwrap_or(Value::Null);
+                let text = serde_json::to_vec(&cols).unwrap_or_default();
+                self.element(format, Element { slot: Slot::TableColumns(base + t), line, text }, ctx)?;
+                for row in table.get("rows").and_then(Value::as_array).into_iter().flatten() {
+                    let text = serde_json::to_vec(row).unwrap_or_default();
+                    self.element(format, Element { slot: Slot::TableRow(base + t), line, text }, ctx)?;
+                }
+            }
+            return Ok(());
+        }
         if depth < 3 {
             let container = match &value {
                 Value::Array(_) => true,
@@ -226,7 +242,7 @@ impl FileReader<'_> {
                 };
                 for item in items {
                     let text = serde_json::to_vec(&item).unwrap_or_default();
-                    self.json_value(format, line, item, &text, depth + 1)?;
+                    self.json_value(format, line, item, &text, depth + 1, ctx)?;
                 }
                 return Ok(());
             }
