@@ -12,7 +12,7 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 /// Name of the table, as KQL queries spell it.
 pub const AUDIT_LOGS: &str = "AuditLogs";
 
-/// Name of the hive partition column (`date=YYYY-MM-DD`, UTC day of `TimeGenerated`).
+/// Name of the hive partition column (`date=YYYY-MM-DD`, UTC day of `ActivityDateTime`).
 pub const DATE_PARTITION: &str = "date";
 
 /// Arrow type of every timestamp column: nanoseconds since the epoch, UTC.

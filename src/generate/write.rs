@@ -359,50 +359,11 @@ pub fn write_log_analytics(records: impl IntoIterator<Item = AuditRecord>, out: 
     Ok(stats)
 }
 
-/// How many targets, properties per target and additional details the admin center keeps.
-pub const PORTAL_TARGETS: usize = 3;
-pub const PORTAL_PROPERTIES: usize = 5;
-pub const PORTAL_DETAILS: usize = 6;
 
-/// The admin center CSV header (86 columns).
-pub fn portal_csv_header() -> Vec<String> {
-    let mut h: Vec<String> = [
-        "Date (UTC)",
-        "CorrelationId",
-        "Service",
-        "Category",
-        "Activity",
-        "Result",
-        "ResultReason",
-        "User Agent",
-        "ActorType",
-        "ActorDisplayName",
-        "ActorObjectId",
-        "ActorUserPrincipalName",
-        "IPAddress",
-        "ActorHomeTenantId",
-        "ActorHomeTenantName",
-        "ActorServicePrincipalId",
-        "ActorServicePrincipalName",
-    ]
-    .map(String::from)
-    .to_vec();
-    for t in 1..=PORTAL_TARGETS {
-        for f in ["Type", "DisplayName", "ObjectId", "UserPrincipalName"] {
-            h.push(format!("Target{t}{f}"));
-        }
-        for p in 1..=PORTAL_PROPERTIES {
-            for f in ["Name", "OldValue", "NewValue"] {
-                h.push(format!("Target{t}ModifiedProperty{p}{f}"));
-            }
-        }
-    }
-    for d in 1..=PORTAL_DETAILS {
-        h.push(format!("AdditionalDetail{d}Key"));
-        h.push(format!("AdditionalDetail{d}Value"));
-    }
-    h
-}
+use crate::ingest::portal_csv::{
+    DETAILS as PORTAL_DETAILS, PROPERTIES_PER_TARGET as PORTAL_PROPERTIES, TARGETS as PORTAL_TARGETS,
+    header as portal_csv_header,
+};
 
 /// One admin center CSV row: lossy (seconds, 3 targets × 5 properties, 6 details).
 fn portal_row(r: &AuditRecord) -> Vec<String> {

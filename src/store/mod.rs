@@ -1,7 +1,8 @@
 //! The dataset on disk (DESIGN §4): layout, lock, staging, deduplication and atomic commit.
 //!
 //! ```text
-//! DATA/AuditLogs/date=YYYY-MM-DD/part-<txn>.parquet   the table (hive layout, sorted by TimeGenerated, zstd)
+//! DATA/AuditLogs/date=YYYY-MM-DD/part-<txn>.parquet   the table (hive layout, UTC day of ActivityDateTime,
+//!                                                    sorted by TimeGenerated, zstd)
 //! DATA/_quarantine/<txn>.ndjson                      rejected records: file, line, record, reason, raw text
 //! DATA/_auditbook/lock                               held by the one writer
 //! DATA/_auditbook/journal.json                       present only while a commit is being applied
@@ -227,9 +228,13 @@ pub struct Transaction<'a> {
 }
 
 impl Transaction<'_> {
-    /// Adds an accepted record.
+    /// Adds an accepted record. Its day is the UTC day of `ActivityDateTime`: the event's own time,
+    /// the same in every export of it, so one `Id` always lands in one partition and per-day
+    /// deduplication is exact. (`TimeGenerated` equals it except in Log Analytics exports, where
+    /// it is the workspace's ingestion time, seconds later; a time range on `TimeGenerated`
+    /// prunes days with a margin of one day.)
     pub fn add(&mut self, record: AuditRecord) -> Result<()> {
-        let day = utc_day(record.time_generated);
+        let day = utc_day(record.activity_date_time);
         self.buffers.entry(day).or_default().push(record);
         self.buffered += 1;
         if self.buffered >= STAGE_ROWS {
