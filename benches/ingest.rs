@@ -28,7 +28,14 @@ impl Sink for Keep {
         self.0.push(record);
         Ok(())
     }
-    fn reject(&mut self, _: &Path, _: &str, _: Position, reason: &str, _: &[u8]) -> auditbook::Result<()> {
+    fn reject(
+        &mut self,
+        _: &Path,
+        _: &str,
+        _: Position,
+        reason: &str,
+        _: &[u8],
+    ) -> auditbook::Result<()> {
         panic!("rejected: {reason}")
     }
 }
@@ -42,13 +49,27 @@ fn bench(c: &mut Criterion) {
     group.bench_function("graph_ndjson_read_convert", |b| {
         b.iter(|| {
             let mut sink = Keep(Vec::with_capacity(n));
-            read_file(Path::new("bench.ndjson"), &mut input.as_slice(), InputFormat::Auto, &mut sink).unwrap();
+            read_file(
+                Path::new("bench.ndjson"),
+                &mut input.as_slice(),
+                InputFormat::Auto,
+                &mut sink,
+            )
+            .unwrap();
             assert_eq!(sink.0.len(), n);
         })
     });
     let mut sink = Keep(Vec::with_capacity(n));
-    read_file(Path::new("bench.ndjson"), &mut input.as_slice(), InputFormat::Auto, &mut sink).unwrap();
-    group.bench_function("records_to_arrow_batch", |b| b.iter(|| records_to_batch(&sink.0).unwrap()));
+    read_file(
+        Path::new("bench.ndjson"),
+        &mut input.as_slice(),
+        InputFormat::Auto,
+        &mut sink,
+    )
+    .unwrap();
+    group.bench_function("records_to_arrow_batch", |b| {
+        b.iter(|| records_to_batch(&sink.0).unwrap())
+    });
     group.finish();
 }
 

@@ -123,7 +123,10 @@ impl AuditRecord {
             self.activity_display_name = self.operation_name.clone();
         }
         if self.identity.is_empty() {
-            self.identity = self.initiator_display_name().unwrap_or_default().to_string();
+            self.identity = self
+                .initiator_display_name()
+                .unwrap_or_default()
+                .to_string();
         }
         if self.type_.is_empty() {
             self.type_ = "AuditLogs".into();
@@ -142,9 +145,14 @@ impl AuditRecord {
         }
         if !self.tenant_id.is_empty() {
             if self.resource_id.is_empty() {
-                self.resource_id = format!("/tenants/{}/providers/Microsoft.aadiam", self.tenant_id);
+                self.resource_id =
+                    format!("/tenants/{}/providers/Microsoft.aadiam", self.tenant_id);
             }
-            for col in [&mut self.resource, &mut self.resource_group, &mut self.resource_provider] {
+            for col in [
+                &mut self.resource,
+                &mut self.resource_group,
+                &mut self.resource_provider,
+            ] {
                 if col.is_empty() {
                     *col = "Microsoft.aadiam".into();
                 }
@@ -213,9 +221,24 @@ mod tests {
         assert_eq!(tg.value(0), 1_700_000_000_123_456_700);
         let identity = batch.column_by_name("Identity").unwrap().as_string::<i32>();
         assert_eq!(identity.value(0), "Ada");
-        assert_eq!(batch.column_by_name("OperationName").unwrap().as_string::<i32>().value(0), "Add member to group");
-        assert!(batch.column_by_name("AdditionalDetails").unwrap().is_null(0));
-        let targets = batch.column_by_name("TargetResources").unwrap().as_list::<i32>();
+        assert_eq!(
+            batch
+                .column_by_name("OperationName")
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "Add member to group"
+        );
+        assert!(
+            batch
+                .column_by_name("AdditionalDetails")
+                .unwrap()
+                .is_null(0)
+        );
+        let targets = batch
+            .column_by_name("TargetResources")
+            .unwrap()
+            .as_list::<i32>();
         assert_eq!(targets.value(0).len(), 1);
     }
 }

@@ -76,7 +76,11 @@ pub fn target_resource_type() -> DataType {
         utf8("type"),
         utf8("userPrincipalName"),
         utf8("groupType"),
-        Field::new("modifiedProperties", list_of(modified_property_type()), true),
+        Field::new(
+            "modifiedProperties",
+            list_of(modified_property_type()),
+            true,
+        ),
     ]))
 }
 
@@ -120,15 +124,35 @@ const STRING_COLUMNS_3: &[&str] = &[
 
 static AUDIT_LOGS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut fields = vec![Field::new("TimeGenerated", timestamp_type(), false)];
-    fields.extend(STRING_COLUMNS.iter().map(|c| Field::new(*c, DataType::Utf8, false)));
+    fields.extend(
+        STRING_COLUMNS
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, false)),
+    );
     fields.push(Field::new("DurationMs", DataType::Int64, false));
-    fields.extend(STRING_COLUMNS_2.iter().map(|c| Field::new(*c, DataType::Utf8, false)));
-    fields.push(Field::new("AdditionalDetails", list_of(key_value_type()), true));
-    fields.extend(STRING_COLUMNS_3.iter().map(|c| Field::new(*c, DataType::Utf8, false)));
+    fields.extend(
+        STRING_COLUMNS_2
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, false)),
+    );
+    fields.push(Field::new(
+        "AdditionalDetails",
+        list_of(key_value_type()),
+        true,
+    ));
+    fields.extend(
+        STRING_COLUMNS_3
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, false)),
+    );
     fields.push(Field::new("ActivityDateTime", timestamp_type(), false));
     fields.push(Field::new("AADOperationType", DataType::Utf8, false));
     fields.push(Field::new("InitiatedBy", initiated_by_type(), true));
-    fields.push(Field::new("TargetResources", list_of(target_resource_type()), true));
+    fields.push(Field::new(
+        "TargetResources",
+        list_of(target_resource_type()),
+        true,
+    ));
     fields.push(Field::new("Type", DataType::Utf8, false));
     Arc::new(Schema::new(fields))
 });
@@ -172,15 +196,29 @@ mod tests {
             "TargetResources",
             "AdditionalDetails",
         ] {
-            assert!(schema.field_with_name(name).is_ok(), "missing column {name}");
+            assert!(
+                schema.field_with_name(name).is_ok(),
+                "missing column {name}"
+            );
         }
-        assert_eq!(schema.field_with_name("TimeGenerated").unwrap().data_type(), &timestamp_type());
-        assert_eq!(schema.field_with_name("DurationMs").unwrap().data_type(), &DataType::Int64);
-        let DataType::List(item) = schema.field_with_name("TargetResources").unwrap().data_type()
+        assert_eq!(
+            schema.field_with_name("TimeGenerated").unwrap().data_type(),
+            &timestamp_type()
+        );
+        assert_eq!(
+            schema.field_with_name("DurationMs").unwrap().data_type(),
+            &DataType::Int64
+        );
+        let DataType::List(item) = schema
+            .field_with_name("TargetResources")
+            .unwrap()
+            .data_type()
         else {
             panic!("TargetResources is not a list")
         };
-        let DataType::Struct(fields) = item.data_type() else { panic!("not a struct") };
+        let DataType::Struct(fields) = item.data_type() else {
+            panic!("not a struct")
+        };
         assert!(fields.find("modifiedProperties").is_some());
         assert!(fields.find("userPrincipalName").is_some());
     }

@@ -14,13 +14,19 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     }
     let parsed = DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
-        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z").map(|d| d.with_timezone(&Utc)))
         .or_else(|_| {
-            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-                .iter()
-                .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-                .map(|n| Utc.from_utc_datetime(&n))
-                .ok_or(())
+            DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z").map(|d| d.with_timezone(&Utc))
+        })
+        .or_else(|_| {
+            [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+            ]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|n| Utc.from_utc_datetime(&n))
+            .ok_or(())
         })
         .or_else(|_| parse_us(s).ok_or(()));
     let dt = parsed.map_err(|_| format!("unrecognised timestamp {s:?}"))?;
@@ -85,18 +91,39 @@ mod tests {
     #[test]
     fn zero_to_nine_fractional_digits() {
         assert_eq!(parse_timestamp("2018-01-09T21:20:02Z").unwrap(), BASE);
-        assert_eq!(parse_timestamp("2018-01-09T21:20:02.7Z").unwrap(), BASE + 700_000_000);
-        assert_eq!(parse_timestamp("2018-01-09T21:20:02.72Z").unwrap(), BASE + 720_000_000);
-        assert_eq!(parse_timestamp("2018-01-09T21:20:02.721537Z").unwrap(), BASE + 721_537_000);
-        assert_eq!(parse_timestamp("2018-01-09T21:20:02.7215374Z").unwrap(), BASE + 721_537_400);
-        assert_eq!(parse_timestamp("2018-01-09T21:20:02.721537412Z").unwrap(), BASE + 721_537_412);
+        assert_eq!(
+            parse_timestamp("2018-01-09T21:20:02.7Z").unwrap(),
+            BASE + 700_000_000
+        );
+        assert_eq!(
+            parse_timestamp("2018-01-09T21:20:02.72Z").unwrap(),
+            BASE + 720_000_000
+        );
+        assert_eq!(
+            parse_timestamp("2018-01-09T21:20:02.721537Z").unwrap(),
+            BASE + 721_537_000
+        );
+        assert_eq!(
+            parse_timestamp("2018-01-09T21:20:02.7215374Z").unwrap(),
+            BASE + 721_537_400
+        );
+        assert_eq!(
+            parse_timestamp("2018-01-09T21:20:02.721537412Z").unwrap(),
+            BASE + 721_537_412
+        );
     }
 
     #[test]
     fn offsets_and_zoneless_forms_are_utc() {
-        assert_eq!(parse_timestamp("2018-01-09T21:20:02.7215374+00:00").unwrap(), BASE + 721_537_400);
+        assert_eq!(
+            parse_timestamp("2018-01-09T21:20:02.7215374+00:00").unwrap(),
+            BASE + 721_537_400
+        );
         assert_eq!(parse_timestamp("2018-01-09T23:20:02+02:00").unwrap(), BASE);
-        assert_eq!(parse_timestamp("2018-01-09 21:20:02.5").unwrap(), BASE + 500_000_000);
+        assert_eq!(
+            parse_timestamp("2018-01-09 21:20:02.5").unwrap(),
+            BASE + 500_000_000
+        );
         assert_eq!(parse_timestamp("2018-01-09T21:20:02").unwrap(), BASE);
     }
 
@@ -104,7 +131,10 @@ mod tests {
     fn us_admin_center_form() {
         assert_eq!(parse_timestamp("1/9/2018 9:20:02 PM").unwrap(), BASE);
         assert_eq!(parse_timestamp("01/09/2018 09:20:02 PM").unwrap(), BASE);
-        assert_eq!(parse_timestamp("1/9/2018, 9:20:02.250 PM").unwrap(), BASE + 250_000_000);
+        assert_eq!(
+            parse_timestamp("1/9/2018, 9:20:02.250 PM").unwrap(),
+            BASE + 250_000_000
+        );
         assert_eq!(
             parse_timestamp("1/9/2018 12:05:00 AM").unwrap(),
             parse_timestamp("2018-01-09T00:05:00Z").unwrap()

@@ -34,10 +34,19 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<Outcome> {
         return Err(Error::Usage("--days must be at least 1".into()));
     }
     let end = generate::parse_end(&args.end).map_err(|e| Error::Usage(format!("--end: {e}")))?;
-    let config = Config { events: args.events, seed: args.seed, end, days: args.days };
+    let config = Config {
+        events: args.events,
+        seed: args.seed,
+        end,
+        days: args.days,
+    };
     let summary = generate::generate(&config, args.format, &args.out)?;
     let dups = if args.format == Format::Diagnostic {
-        format!(" + {} duplicate copies ({} lines)", summary.duplicates, summary.events + summary.duplicates)
+        format!(
+            " + {} duplicate copies ({} lines)",
+            summary.duplicates,
+            summary.events + summary.duplicates
+        )
     } else {
         String::new()
     };
@@ -71,25 +80,60 @@ mod tests {
     #[test]
     fn defaults_are_fixed_so_output_does_not_depend_on_today() {
         let (a, _) = parse(&["--events", "10", "--out", "x"]);
-        assert_eq!((a.events, a.seed, a.days, a.end.as_str(), a.format), (10, 42, 90, "2026-11-01", Format::Graph));
-        let (a, _) = parse(&["--events", "5", "--out", "x", "--format", "log-analytics", "--seed", "7", "--days", "3"]);
+        assert_eq!(
+            (a.events, a.seed, a.days, a.end.as_str(), a.format),
+            (10, 42, 90, "2026-11-01", Format::Graph)
+        );
+        let (a, _) = parse(&[
+            "--events",
+            "5",
+            "--out",
+            "x",
+            "--format",
+            "log-analytics",
+            "--seed",
+            "7",
+            "--days",
+            "3",
+        ]);
         assert_eq!((a.format, a.seed, a.days), (Format::LogAnalytics, 7, 3));
-        for (flag, format) in
-            [("portal-csv", Format::PortalCsv), ("portal-json", Format::PortalJson), ("diagnostic", Format::Diagnostic)]
-        {
-            assert_eq!(parse(&["--events", "1", "--out", "x", "--format", flag]).0.format, format);
+        for (flag, format) in [
+            ("portal-csv", Format::PortalCsv),
+            ("portal-json", Format::PortalJson),
+            ("diagnostic", Format::Diagnostic),
+        ] {
+            assert_eq!(
+                parse(&["--events", "1", "--out", "x", "--format", flag])
+                    .0
+                    .format,
+                format
+            );
         }
-        assert!(Cli::try_parse_from(["auditbook", "generate", "--out", "x"]).is_err(), "--events is required");
+        assert!(
+            Cli::try_parse_from(["auditbook", "generate", "--out", "x"]).is_err(),
+            "--events is required"
+        );
     }
 
     #[test]
     fn run_writes_the_files_and_rejects_bad_arguments() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap();
-        let (a, g) = parse(&["--events", "300", "--days", "2", "--format", "portal-json", "--out", out]);
+        let (a, g) = parse(&[
+            "--events",
+            "300",
+            "--days",
+            "2",
+            "--format",
+            "portal-json",
+            "--out",
+            out,
+        ]);
         assert_eq!(run(a, &g).unwrap(), Outcome::Success);
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.path().join("portal/AuditLogs.json")).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("portal/AuditLogs.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(v.as_array().unwrap().len(), 300);
 
         let (a, g) = parse(&["--events", "3", "--end", "soon", "--out", out]);

@@ -26,7 +26,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
-    let opts = IngestOptions { format: args.format, progress: std::io::stderr().is_terminal() };
+    let opts = IngestOptions {
+        format: args.format,
+        progress: std::io::stderr().is_terminal(),
+    };
     let quiet = args.quiet;
     let summary = ingest::ingest(&global.data, &args.paths, &opts, &mut |line| {
         if !quiet {
@@ -34,12 +37,19 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
         }
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary).expect("serializable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("serializable")
+        );
     } else {
         println!("{}", summary.counts_line());
         if let Some(q) = &summary.quarantine {
             println!("rejected records kept in {}", q.display());
         }
     }
-    Ok(if summary.rejected > 0 { Outcome::Partial } else { Outcome::Success })
+    Ok(if summary.rejected > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
 }

@@ -25,7 +25,13 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Dataset directory (holds `AuditLogs/date=YYYY-MM-DD/*.parquet`).
-    #[arg(long, global = true, env = "AUDITBOOK_DATA", default_value = "auditbook-data", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITBOOK_DATA",
+        default_value = "auditbook-data",
+        value_name = "DIR"
+    )]
     pub data: PathBuf,
 }
 

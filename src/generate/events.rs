@@ -14,7 +14,9 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use crate::record::{AppIdentity, AuditRecord, InitiatedBy, KeyValue, ModifiedProperty, TargetResource, UserIdentity};
+use crate::record::{
+    AppIdentity, AuditRecord, InitiatedBy, KeyValue, ModifiedProperty, TargetResource, UserIdentity,
+};
 
 use super::rng::{Rng, format_guid};
 use super::tenant::{GOVERNANCE_APP, Resource, Tenant, UserType, public_ip};
@@ -233,7 +235,16 @@ const fn nk(
     weight: f64,
     failure: &'static str,
 ) -> NoiseKind {
-    NoiseKind { category, activity, service, op, target, actor, weight, failure }
+    NoiseKind {
+        category,
+        activity,
+        service,
+        op,
+        target,
+        actor,
+        weight,
+        failure,
+    }
 }
 
 const CORE: &str = "Core Directory";
@@ -295,11 +306,20 @@ const CA_POLICIES: &[&str] = &[
 
 /// Built-in directory roles (template ids).
 const ROLES: &[(&str, &str)] = &[
-    ("62e90394-69f5-4237-9190-012177145e10", "Global Administrator"),
+    (
+        "62e90394-69f5-4237-9190-012177145e10",
+        "Global Administrator",
+    ),
     ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator"),
     ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader"),
-    ("9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "Application Administrator"),
-    ("45d8d3c5-c802-45c6-b32a-1d70b5e1e86e", "Identity Governance Administrator"),
+    (
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "Application Administrator",
+    ),
+    (
+        "45d8d3c5-c802-45c6-b32a-1d70b5e1e86e",
+        "Identity Governance Administrator",
+    ),
 ];
 
 const JUSTIFICATIONS: &[&str] = &[
@@ -390,7 +410,11 @@ impl EventStream {
         if time < self.timeline.end() {
             self.seq += 1;
             self.slots += 1;
-            self.heap.push(Reverse(Pending { time, seq: self.seq, ev }));
+            self.heap.push(Reverse(Pending {
+                time,
+                seq: self.seq,
+                ev,
+            }));
         }
     }
 
@@ -409,7 +433,11 @@ impl EventStream {
 
     fn any_user(&mut self) -> usize {
         let guests = self.tenant.guests();
-        if self.rng.chance(0.1) { guests.start + self.rng.index(guests.len()) } else { self.member() }
+        if self.rng.chance(0.1) {
+            guests.start + self.rng.index(guests.len())
+        } else {
+            self.member()
+        }
     }
 
     /// Starts one scenario at `t0`: its first event is at `t0` itself.
@@ -432,14 +460,32 @@ impl EventStream {
         let corr = self.corr();
         let actor = self.noise_actor(kind, subject);
         let failed = !NOISE[kind as usize].failure.is_empty() && self.rng.chance(0.03);
-        self.push(t0, Ev::Noise { corr, kind, subject: subject as u32, actor, failed });
+        self.push(
+            t0,
+            Ev::Noise {
+                corr,
+                kind,
+                subject: subject as u32,
+                actor,
+                failed,
+            },
+        );
         // A new user is usually followed by a few updates in the same operation.
         if kind == NOISE_ADD_USER && !failed {
             let mut t = t0;
             for next in [NOISE_UPDATE_USER, NOISE_ADD_MEMBER] {
                 if self.rng.chance(0.7) {
                     t += seconds(0.2 + self.rng.exp(1.5));
-                    self.push(t, Ev::Noise { corr, kind: next, subject: subject as u32, actor, failed: false });
+                    self.push(
+                        t,
+                        Ev::Noise {
+                            corr,
+                            kind: next,
+                            subject: subject as u32,
+                            actor,
+                            failed: false,
+                        },
+                    );
                 }
             }
         }
@@ -462,7 +508,12 @@ impl EventStream {
     }
 
     fn system_actor(&self, name: &str) -> Actor {
-        match self.tenant.system_apps.iter().position(|a| a.display_name == name) {
+        match self
+            .tenant
+            .system_apps
+            .iter()
+            .position(|a| a.display_name == name)
+        {
             Some(i) => Actor::System(i as u8),
             None => Actor::Nobody,
         }
@@ -503,13 +554,18 @@ impl EventStream {
         let request = Arc::new(Request {
             corr: self.corr(),
             request_id: self.rng.guid(),
-            kind: if direct { RequestKind::AdminAdd } else { RequestKind::UserAdd },
+            kind: if direct {
+                RequestKind::AdminAdd
+            } else {
+                RequestKind::UserAdd
+            },
             package,
             policy,
             beneficiary,
             requestor,
             approval_id: self.rng.guid(),
-            justification: (!direct && self.rng.chance(0.5)).then(|| *self.rng.pick(JUSTIFICATIONS)),
+            justification: (!direct && self.rng.chance(0.5))
+                .then(|| *self.rng.pick(JUSTIFICATIONS)),
         });
         let em = |step| Ev::Em(step, request.clone());
         self.push(t0, em(EmStep::Requested));
@@ -535,7 +591,11 @@ impl EventStream {
                 self.push(t, em(EmStep::TimedOut));
                 return;
             }
-            t += seconds(self.rng.log_normal(3.0 * 3600.0, 1.3).clamp(60.0, 13.0 * 86400.0));
+            t += seconds(
+                self.rng
+                    .log_normal(3.0 * 3600.0, 1.3)
+                    .clamp(60.0, 13.0 * 86400.0),
+            );
             if x < 0.17 {
                 self.push(t, em(EmStep::Denied(approver)));
                 return;
@@ -550,10 +610,22 @@ impl EventStream {
         self.push(t, em(EmStep::ReadyToFulfill));
         let failed = self.rng.chance(0.03);
         let resources = tenant.packages[package].resources.clone();
-        let granted = if failed { self.rng.index(resources.len()) } else { resources.len() };
+        let granted = if failed {
+            self.rng.index(resources.len())
+        } else {
+            resources.len()
+        };
         for &res in &resources[..granted] {
             t += seconds(2.0 + self.rng.exp(8.0));
-            self.resource_change(t, request.corr, res, beneficiary, true, Actor::Governance, t);
+            self.resource_change(
+                t,
+                request.corr,
+                res,
+                beneficiary,
+                true,
+                Actor::Governance,
+                t,
+            );
         }
         t += seconds(1.0 + self.rng.exp(3.0));
         if failed {
@@ -566,10 +638,19 @@ impl EventStream {
         // Later: expiry, the user giving it back, or an administrator taking it away.
         let expiry = pol.expiration_days.map(|d| d as i64 * DAY);
         let removal = match expiry {
-            Some(e) if self.rng.chance(0.8) => Some((RequestKind::SystemRemove, e + seconds(self.rng.exp(1800.0)))),
+            Some(e) if self.rng.chance(0.8) => {
+                Some((RequestKind::SystemRemove, e + seconds(self.rng.exp(1800.0))))
+            }
             _ if self.rng.chance(0.3) => {
-                let kind = if self.rng.chance(0.5) { RequestKind::UserRemove } else { RequestKind::AdminRemove };
-                let after = self.rng.log_normal(12.0 * 86400.0, 0.9).clamp(3600.0, 200.0 * 86400.0);
+                let kind = if self.rng.chance(0.5) {
+                    RequestKind::UserRemove
+                } else {
+                    RequestKind::AdminRemove
+                };
+                let after = self
+                    .rng
+                    .log_normal(12.0 * 86400.0, 0.9)
+                    .clamp(3600.0, 200.0 * 86400.0);
                 Some((kind, seconds(after)))
             }
             _ => None,
@@ -599,7 +680,15 @@ impl EventStream {
         self.push(t, em(EmStep::Removed));
         for &res in &resources {
             t += seconds(2.0 + self.rng.exp(8.0));
-            self.resource_change(t, removal.corr, res, beneficiary, false, Actor::Governance, fulfilled);
+            self.resource_change(
+                t,
+                removal.corr,
+                res,
+                beneficiary,
+                false,
+                Actor::Governance,
+                fulfilled,
+            );
         }
     }
 
@@ -621,15 +710,25 @@ impl EventStream {
                 Ev::Role(RoleChange {
                     corr,
                     op: if add { RoleOp::Grant } else { RoleOp::Remove },
-                    resource: RoleResource::App { app: app as u16, role: role as u16 },
+                    resource: RoleResource::App {
+                        app: app as u16,
+                        role: role as u16,
+                    },
                     principal: Principal::User(user as u32),
                     actor,
                     created,
                 }),
             ),
-            Resource::Group(group) => {
-                self.push(t, Ev::Member { corr, user: user as u32, group: group as u16, actor, add })
-            }
+            Resource::Group(group) => self.push(
+                t,
+                Ev::Member {
+                    corr,
+                    user: user as u32,
+                    group: group as u16,
+                    actor,
+                    add,
+                },
+            ),
         }
     }
 
@@ -642,17 +741,31 @@ impl EventStream {
         let (principal, resource) = if x < 0.6 {
             let app = self.rng.index(tenant.apps.len());
             let role = self.rng.index(tenant.apps[app].roles.len());
-            (Principal::User(self.any_user() as u32), RoleResource::App { app: app as u16, role: role as u16 })
+            (
+                Principal::User(self.any_user() as u32),
+                RoleResource::App {
+                    app: app as u16,
+                    role: role as u16,
+                },
+            )
         } else if x < 0.85 {
             let app = self.rng.index(tenant.apps.len());
             let role = self.rng.index(tenant.apps[app].roles.len());
             (
                 Principal::Group(self.rng.index(tenant.groups.len()) as u16),
-                RoleResource::App { app: app as u16, role: role as u16 },
+                RoleResource::App {
+                    app: app as u16,
+                    role: role as u16,
+                },
             )
         } else {
             let client = self.rng.index(tenant.apps.len()) as u16;
-            (Principal::App(client), RoleResource::Graph { role: self.rng.index(tenant.graph.roles.len()) as u16 })
+            (
+                Principal::App(client),
+                RoleResource::Graph {
+                    role: self.rng.index(tenant.graph.roles.len()) as u16,
+                },
+            )
         };
         let change = RoleChange {
             corr: self.corr(),
@@ -664,10 +777,22 @@ impl EventStream {
         };
         self.push(t0, Ev::Role(change));
         if self.rng.chance(0.25) {
-            let after = seconds(self.rng.log_normal(10.0 * 86400.0, 1.0).clamp(600.0, 120.0 * 86400.0));
+            let after = seconds(
+                self.rng
+                    .log_normal(10.0 * 86400.0, 1.0)
+                    .clamp(600.0, 120.0 * 86400.0),
+            );
             let actor = Actor::User(self.admin() as u32);
             let corr = self.corr();
-            self.push(t0 + after, Ev::Role(RoleChange { corr, op: RoleOp::Remove, actor, ..change }));
+            self.push(
+                t0 + after,
+                Ev::Role(RoleChange {
+                    corr,
+                    op: RoleOp::Remove,
+                    actor,
+                    ..change
+                }),
+            );
         }
     }
 
@@ -689,19 +814,40 @@ impl EventStream {
             (NOISE_REMOVE_SP, Principal::App(a as u16), a)
         };
         let mut t = t0;
-        self.push(t, Ev::Noise { corr, kind, subject: subject as u32, actor: admin, failed: false });
+        self.push(
+            t,
+            Ev::Noise {
+                corr,
+                kind,
+                subject: subject as u32,
+                actor: admin,
+                failed: false,
+            },
+        );
         for _ in 0..self.rng.range(1, 3) {
             t += seconds(0.05 + self.rng.exp(0.3));
             let resource = if let Principal::App(_) = principal {
-                RoleResource::Graph { role: self.rng.index(tenant.graph.roles.len()) as u16 }
+                RoleResource::Graph {
+                    role: self.rng.index(tenant.graph.roles.len()) as u16,
+                }
             } else {
                 let app = self.rng.index(tenant.apps.len());
-                RoleResource::App { app: app as u16, role: self.rng.index(tenant.apps[app].roles.len()) as u16 }
+                RoleResource::App {
+                    app: app as u16,
+                    role: self.rng.index(tenant.apps[app].roles.len()) as u16,
+                }
             };
             let created = t0 - seconds(self.rng.exp(200.0 * 86400.0));
             self.push(
                 t,
-                Ev::Role(RoleChange { corr, op: RoleOp::DeletionMarked, resource, principal, actor: admin, created }),
+                Ev::Role(RoleChange {
+                    corr,
+                    op: RoleOp::DeletionMarked,
+                    resource,
+                    principal,
+                    actor: admin,
+                    created,
+                }),
             );
         }
     }
@@ -712,12 +858,27 @@ impl EventStream {
         let mut b = match &p.ev {
             Ev::Em(step, req) => self.em_record(*step, req),
             Ev::Role(change) => self.role_record(change),
-            Ev::Member { corr, user, group, actor, add } => {
-                self.member_record(*corr, *user as usize, *group as usize, *actor, *add)
-            }
-            Ev::Noise { corr, kind, subject, actor, failed } => {
-                self.noise_record(*corr, *kind as usize, *subject as usize, *actor, *failed, p.time)
-            }
+            Ev::Member {
+                corr,
+                user,
+                group,
+                actor,
+                add,
+            } => self.member_record(*corr, *user as usize, *group as usize, *actor, *add),
+            Ev::Noise {
+                corr,
+                kind,
+                subject,
+                actor,
+                failed,
+            } => self.noise_record(
+                *corr,
+                *kind as usize,
+                *subject as usize,
+                *actor,
+                *failed,
+                p.time,
+            ),
         };
         let lag = seconds(0.2 + self.rng.exp(2.0));
         let id = self.record_id(b.id_style, b.corr);
@@ -732,7 +893,12 @@ impl EventStream {
             additional_details: Some(std::mem::take(&mut b.details)),
             id,
             logged_by_service: b.service.to_string(),
-            result: if b.failure.is_some() { "failure" } else { "success" }.into(),
+            result: if b.failure.is_some() {
+                "failure"
+            } else {
+                "success"
+            }
+            .into(),
             result_reason: b.failure.unwrap_or(b.reason).to_string(),
             activity_display_name: b.activity.to_string(),
             activity_date_time: p.time,
@@ -780,11 +946,18 @@ impl EventStream {
                     app: None,
                 }
             }
-            Actor::Governance => InitiatedBy { user: None, app: Some(app_identity(&self.tenant.governance)) },
-            Actor::System(i) => {
-                InitiatedBy { user: None, app: Some(app_identity(&self.tenant.system_apps[i as usize])) }
-            }
-            Actor::Nobody => InitiatedBy { user: None, app: None },
+            Actor::Governance => InitiatedBy {
+                user: None,
+                app: Some(app_identity(&self.tenant.governance)),
+            },
+            Actor::System(i) => InitiatedBy {
+                user: None,
+                app: Some(app_identity(&self.tenant.system_apps[i as usize])),
+            },
+            Actor::Nobody => InitiatedBy {
+                user: None,
+                app: None,
+            },
         }
     }
 
@@ -808,9 +981,11 @@ impl EventStream {
         let beneficiary = Actor::User(req.beneficiary as u32);
         let (activity, op, actor) = match step {
             EmStep::Requested => match req.kind {
-                RequestKind::UserAdd => {
-                    ("User requests access package assignment", "CreateEntitlementGrantUserAddRequest", requestor)
-                }
+                RequestKind::UserAdd => (
+                    "User requests access package assignment",
+                    "CreateEntitlementGrantUserAddRequest",
+                    requestor,
+                ),
                 RequestKind::AdminAdd => (
                     "Administrator directly assigns user to access package",
                     "CreateEntitlementGrantAdminAddRequest",
@@ -827,25 +1002,53 @@ impl EventStream {
                     requestor,
                 ),
             },
-            EmStep::AutoApproved => {
-                ("Auto approve access package assignment request", "AutoApproveEntitlementGrantRequest", requestor)
-            }
+            EmStep::AutoApproved => (
+                "Auto approve access package assignment request",
+                "AutoApproveEntitlementGrantRequest",
+                requestor,
+            ),
             EmStep::ApprovalCreated => ("Create request approval", "Add", Actor::Governance),
-            EmStep::ApproverAdded(_) => ("Add approver to request approval", "Add", Actor::Governance),
-            EmStep::Approved(a) => ("Approve access package assignment request", "Update", Actor::User(a)),
-            EmStep::StageCompleted(a) => {
-                ("Approval stage completed for access package assignment request", "Update", Actor::User(a))
+            EmStep::ApproverAdded(_) => {
+                ("Add approver to request approval", "Add", Actor::Governance)
             }
-            EmStep::Denied(a) => ("Deny access package assignment request", "Update", Actor::User(a)),
-            EmStep::TimedOut => {
-                ("Access package assignment request timed out (no approver action taken)", "Update", Actor::Governance)
-            }
-            EmStep::ReadyToFulfill => ("Ready to fulfill access package assignment request", "Update", beneficiary),
+            EmStep::Approved(a) => (
+                "Approve access package assignment request",
+                "Update",
+                Actor::User(a),
+            ),
+            EmStep::StageCompleted(a) => (
+                "Approval stage completed for access package assignment request",
+                "Update",
+                Actor::User(a),
+            ),
+            EmStep::Denied(a) => (
+                "Deny access package assignment request",
+                "Update",
+                Actor::User(a),
+            ),
+            EmStep::TimedOut => (
+                "Access package assignment request timed out (no approver action taken)",
+                "Update",
+                Actor::Governance,
+            ),
+            EmStep::ReadyToFulfill => (
+                "Ready to fulfill access package assignment request",
+                "Update",
+                beneficiary,
+            ),
             // The docs: the user who received the access is the actor of the fulfilment.
             EmStep::Fulfilled => ("Fulfill access package assignment", "Assign", beneficiary),
-            EmStep::Failed => ("Failed access package assignment request", "Update", beneficiary),
+            EmStep::Failed => (
+                "Failed access package assignment request",
+                "Update",
+                beneficiary,
+            ),
             EmStep::Removed => {
-                let actor = if req.kind == RequestKind::SystemRemove { Actor::Governance } else { requestor };
+                let actor = if req.kind == RequestKind::SystemRemove {
+                    Actor::Governance
+                } else {
+                    requestor
+                };
                 ("Remove access package assignment", "Delete", actor)
             }
         };
@@ -854,7 +1057,10 @@ impl EventStream {
             EmStep::ApprovalCreated | EmStep::ApproverAdded(_) => ("UserManagement", CORE),
             _ => ("EntitlementManagement", EM),
         };
-        let kv = |k: &str, v: &str| KeyValue { key: Some(k.into()), value: Some(v.into()) };
+        let kv = |k: &str, v: &str| KeyValue {
+            key: Some(k.into()),
+            value: Some(v.into()),
+        };
         let (targets, details) = if category == "UserManagement" {
             // The approval object, then the user it concerns (the beneficiary, or the approver).
             let user = match step {
@@ -870,7 +1076,10 @@ impl EventStream {
             };
             (
                 vec![approval, self.user_target(user, true)],
-                vec![kv("RequestId", &req.request_id), kv("AccessPackageId", &package.id)],
+                vec![
+                    kv("RequestId", &req.request_id),
+                    kv("AccessPackageId", &package.id),
+                ],
             )
         } else {
             let mut targets = vec![
@@ -966,7 +1175,9 @@ impl EventStream {
             }
             (RoleOp::Remove, Principal::User(_)) => "Remove app role assignment from user",
             (RoleOp::Remove, Principal::Group(_)) => "Remove app role assignment from group",
-            (RoleOp::Remove, Principal::App(_)) => "Remove app role assignment from service principal",
+            (RoleOp::Remove, Principal::App(_)) => {
+                "Remove app role assignment from service principal"
+            }
         };
         debug_assert!(activity.contains(noun));
         // Values are JSON-encoded strings. Additions carry newValue (oldValue is one of the
@@ -980,7 +1191,11 @@ impl EventStream {
         let prop = |name: &str, value: String| {
             let value = json_string(&value);
             if removal {
-                ModifiedProperty { display_name: Some(name.into()), old_value: Some(value), new_value: None }
+                ModifiedProperty {
+                    display_name: Some(name.into()),
+                    old_value: Some(value),
+                    new_value: None,
+                }
             } else {
                 ModifiedProperty {
                     display_name: Some(name.into()),
@@ -1031,7 +1246,10 @@ impl EventStream {
         props.push(prop("AppRoleAssignment.LastModifiedDateTime", created));
         props.push(prop("ServicePrincipal.ObjectID", sp.id.clone()));
         props.push(prop("ServicePrincipal.AppId", sp.app_id.clone()));
-        props.push(prop("TargetId.ServicePrincipalNames", sp.service_principal_names.join(";")));
+        props.push(prop(
+            "TargetId.ServicePrincipalNames",
+            sp.service_principal_names.join(";"),
+        ));
         let resource_target = TargetResource {
             id: Some(sp.id.clone()),
             display_name: Some(sp.display_name.clone()),
@@ -1042,14 +1260,21 @@ impl EventStream {
         let details = if c.actor == Actor::Governance || self.rng.chance(0.5) {
             vec![]
         } else {
-            vec![KeyValue { key: Some("User-Agent".into()), value: Some(user_agent(&mut self.rng).into()) }]
+            vec![KeyValue {
+                key: Some("User-Agent".into()),
+                value: Some(user_agent(&mut self.rng).into()),
+            }]
         };
         Built {
             corr: c.corr,
             category,
             activity,
             service: CORE,
-            op: if c.op == RoleOp::Grant { "Assign" } else { "Unassign" },
+            op: if c.op == RoleOp::Grant {
+                "Assign"
+            } else {
+                "Unassign"
+            },
             actor: c.actor,
             targets: vec![resource_target, principal_target],
             details,
@@ -1059,10 +1284,18 @@ impl EventStream {
         }
     }
 
-    fn member_record(&mut self, corr: u128, user: usize, group: usize, actor: Actor, add: bool) -> Built {
+    fn member_record(
+        &mut self,
+        corr: u128,
+        user: usize,
+        group: usize,
+        actor: Actor,
+        add: bool,
+    ) -> Built {
         let group = &self.tenant.groups[group];
         let mut user_target = self.user_target(user, false);
-        user_target.modified_properties = Some(group_membership_props(&group.id, &group.display_name, add));
+        user_target.modified_properties =
+            Some(group_membership_props(&group.id, &group.display_name, add));
         let group_target = TargetResource {
             id: Some(group.id.clone()),
             display_name: None,
@@ -1074,7 +1307,11 @@ impl EventStream {
         Built {
             corr,
             category: "GroupManagement",
-            activity: if add { "Add member to group" } else { "Remove member from group" },
+            activity: if add {
+                "Add member to group"
+            } else {
+                "Remove member from group"
+            },
             service: CORE,
             op: if add { "Assign" } else { "Unassign" },
             actor,
@@ -1099,7 +1336,10 @@ impl EventStream {
         let k = &NOISE[kind];
         let deleting = matches!(kind as u16, NOISE_DELETE_GROUP | NOISE_REMOVE_SP);
         let mut details = Vec::new();
-        let kv = |k: &str, v: String| KeyValue { key: Some(k.into()), value: Some(v) };
+        let kv = |k: &str, v: String| KeyValue {
+            key: Some(k.into()),
+            value: Some(v),
+        };
         let user = &tenant.users[subject];
         let targets = match k.target {
             Nt::User | Nt::Guest => {
@@ -1127,11 +1367,18 @@ impl EventStream {
                 ]
             }
             Nt::Group => {
-                let g = &tenant.groups[if deleting { subject } else { self.rng.index(tenant.groups.len()) }];
+                let g = &tenant.groups[if deleting {
+                    subject
+                } else {
+                    self.rng.index(tenant.groups.len())
+                }];
                 let props = if deleting {
                     vec![]
                 } else {
-                    let field = *self.rng.pick(&["Description", "DisplayName", "Mail", "Visibility"]);
+                    let field =
+                        *self
+                            .rng
+                            .pick(&["Description", "DisplayName", "Mail", "Visibility"]);
                     vec![
                         ModifiedProperty {
                             display_name: Some(field.into()),
@@ -1151,10 +1398,17 @@ impl EventStream {
                 }]
             }
             Nt::ServicePrincipal | Nt::Application => {
-                let ai = if deleting { subject } else { self.rng.index(tenant.apps.len()) };
+                let ai = if deleting {
+                    subject
+                } else {
+                    self.rng.index(tenant.apps.len())
+                };
                 let a = &tenant.apps[ai];
                 let (id, ty) = if k.target == Nt::Application {
-                    (tenant.derived_guid(APPLICATION_OBJECT, ai as u64), "Application")
+                    (
+                        tenant.derived_guid(APPLICATION_OBJECT, ai as u64),
+                        "Application",
+                    )
                 } else {
                     (a.id.clone(), "ServicePrincipal")
                 };
@@ -1204,7 +1458,10 @@ impl EventStream {
                             "{{\"displayName\":\"{}\",\"state\":\"enabledForReportingButNotEnforced\"}}",
                             CA_POLICIES[i]
                         )),
-                        new_value: Some(format!("{{\"displayName\":\"{}\",\"state\":\"enabled\"}}", CA_POLICIES[i])),
+                        new_value: Some(format!(
+                            "{{\"displayName\":\"{}\",\"state\":\"enabled\"}}",
+                            CA_POLICIES[i]
+                        )),
                     }]),
                     ..Default::default()
                 }]
@@ -1250,7 +1507,10 @@ impl EventStream {
                     id: Some(id),
                     display_name: Some(name),
                     type_: Some("Device".into()),
-                    modified_properties: Some(vec![included(&["DeviceOSVersion", "ComplianceExpiryTime"])]),
+                    modified_properties: Some(vec![included(&[
+                        "DeviceOSVersion",
+                        "ComplianceExpiryTime",
+                    ])]),
                     ..Default::default()
                 }]
             }
@@ -1301,7 +1561,11 @@ impl EventStream {
             actor,
             targets,
             details,
-            reason: if k.service == "Self-service Group Management" { "OK" } else { "" },
+            reason: if k.service == "Self-service Group Management" {
+                "OK"
+            } else {
+                ""
+            },
             failure: failed.then_some(k.failure),
             id_style,
         }
@@ -1396,9 +1660,17 @@ fn included(names: &[&str]) -> ModifiedProperty {
 fn group_membership_props(id: &str, name: &str, add: bool) -> Vec<ModifiedProperty> {
     let p = |n: &str, v: Option<String>| {
         if add {
-            ModifiedProperty { display_name: Some(n.into()), old_value: None, new_value: v }
+            ModifiedProperty {
+                display_name: Some(n.into()),
+                old_value: None,
+                new_value: v,
+            }
         } else {
-            ModifiedProperty { display_name: Some(n.into()), old_value: v, new_value: None }
+            ModifiedProperty {
+                display_name: Some(n.into()),
+                old_value: v,
+                new_value: None,
+            }
         }
     };
     vec![
@@ -1409,8 +1681,15 @@ fn group_membership_props(id: &str, name: &str, add: bool) -> Vec<ModifiedProper
 }
 
 /// Modified properties of a user change; sometimes more than the admin center's 5.
-fn user_update_props(rng: &mut Rng, activity: &str, user_type: UserType, time: i64) -> Vec<ModifiedProperty> {
-    let stamp = chrono::DateTime::from_timestamp_nanos(time).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+fn user_update_props(
+    rng: &mut Rng,
+    activity: &str,
+    user_type: UserType,
+    time: i64,
+) -> Vec<ModifiedProperty> {
+    let stamp = chrono::DateTime::from_timestamp_nanos(time)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let mp = |n: &str, old: &str, new: &str| ModifiedProperty {
         display_name: Some(n.into()),
         old_value: Some(old.into()),
@@ -1419,25 +1698,54 @@ fn user_update_props(rng: &mut Rng, activity: &str, user_type: UserType, time: i
     match activity {
         "Update user" => {
             let pool: [(&str, String, String); 7] = [
-                ("StsRefreshTokensValidFrom", "[]".into(), format!("[\"{stamp}\"]")),
-                ("Department", "[]".into(), format!("[{}]", json_string(rng.choose(DEPARTMENT_VALUES)))),
-                ("JobTitle", "[]".into(), format!("[{}]", json_string(rng.choose(JOB_TITLES)))),
-                ("Mobile", "[]".into(), format!("[\"+1 425 555 {:04}\"]", rng.below(10_000))),
+                (
+                    "StsRefreshTokensValidFrom",
+                    "[]".into(),
+                    format!("[\"{stamp}\"]"),
+                ),
+                (
+                    "Department",
+                    "[]".into(),
+                    format!("[{}]", json_string(rng.choose(DEPARTMENT_VALUES))),
+                ),
+                (
+                    "JobTitle",
+                    "[]".into(),
+                    format!("[{}]", json_string(rng.choose(JOB_TITLES))),
+                ),
+                (
+                    "Mobile",
+                    "[]".into(),
+                    format!("[\"+1 425 555 {:04}\"]", rng.below(10_000)),
+                ),
                 ("LastDirSyncTime", "[]".into(), format!("[\"{stamp}\"]")),
                 ("AccountEnabled", "[true]".into(), "[true]".into()),
-                ("UserType", "[]".into(), format!("[{}]", json_string(user_type.as_str()))),
+                (
+                    "UserType",
+                    "[]".into(),
+                    format!("[{}]", json_string(user_type.as_str())),
+                ),
             ];
-            let n = if rng.chance(0.05) { 7 } else { rng.range(1, 3) as usize };
+            let n = if rng.chance(0.05) {
+                7
+            } else {
+                rng.range(1, 3) as usize
+            };
             let start = rng.index(pool.len() - n + 1);
             let chosen = &pool[start..start + n];
-            let mut props: Vec<ModifiedProperty> = chosen.iter().map(|(n, o, v)| mp(n, o, v)).collect();
+            let mut props: Vec<ModifiedProperty> =
+                chosen.iter().map(|(n, o, v)| mp(n, o, v)).collect();
             let names: Vec<&str> = chosen.iter().map(|(n, _, _)| *n).collect();
             props.push(included(&names));
             props
         }
         "Add user" | "Invite external user" => vec![
             mp("AccountEnabled", "[]", "[true]"),
-            mp("UserType", "[]", &format!("[{}]", json_string(user_type.as_str()))),
+            mp(
+                "UserType",
+                "[]",
+                &format!("[{}]", json_string(user_type.as_str())),
+            ),
             mp("UserPrincipalName", "[]", "[]"),
             included(&["AccountEnabled", "UserType", "UserPrincipalName"]),
         ],

@@ -120,7 +120,13 @@ pub fn generate(config: &Config, format: Format, out: &Path) -> Result<Summary> 
     let stream = config.events();
     let tenant_id = stream.tenant().id.clone();
     let stats = write_records(stream, format, out, config.seed)?;
-    Ok(Summary { format, tenant_id, events: stats.records, duplicates: stats.duplicates, files: stats.files })
+    Ok(Summary {
+        format,
+        tenant_id,
+        events: stats.records,
+        duplicates: stats.duplicates,
+        files: stats.files,
+    })
 }
 
 /// Writes any record stream under `out` in `format` (`seed` drives the diagnostic format's
@@ -143,7 +149,9 @@ pub fn write_records(
 /// `M/D/YYYY h:mm:ss AM`, seconds precision: the US form of the admin center and of .NET dates
 /// inside modified property values.
 pub fn format_us_datetime(nanos: i64) -> String {
-    DateTime::from_timestamp_nanos(nanos).format("%-m/%-d/%Y %-I:%M:%S %p").to_string()
+    DateTime::from_timestamp_nanos(nanos)
+        .format("%-m/%-d/%Y %-I:%M:%S %p")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -302,8 +302,16 @@ const LAST_NAMES: &[&str] = &[
     "Zimmermann",
 ];
 
-const DEPARTMENTS: &[&str] =
-    &["Sales", "Marketing", "Finance", "Engineering", "Human Resources", "Legal", "Operations", "Support"];
+const DEPARTMENTS: &[&str] = &[
+    "Sales",
+    "Marketing",
+    "Finance",
+    "Engineering",
+    "Human Resources",
+    "Legal",
+    "Operations",
+    "Support",
+];
 
 /// (value, display name) pairs; a `""` value is the default access role.
 type Roles = &'static [(&'static str, &'static str)];
@@ -369,8 +377,13 @@ const PACKAGES: &[(&str, usize, usize, PackageResources)] = &[
     ("Guest Vendor Access", 4, usize::MAX, &[("ServiceNow", "itil"), ("group:Contractors", "")]),
 ];
 
-const CATALOGS: &[&str] =
-    &["General", "Sales and Marketing", "{org} Applications", "Engineering", "Partner Collaboration"];
+const CATALOGS: &[&str] = &[
+    "General",
+    "Sales and Marketing",
+    "{org} Applications",
+    "Engineering",
+    "Partner Collaboration",
+];
 
 /// First-party actors of background activity.
 const SYSTEM_APPS: &[&str] = &[
@@ -385,10 +398,26 @@ const SYSTEM_APPS: &[&str] = &[
 
 /// Well-known Microsoft Graph application permissions (real ids).
 const GRAPH_ROLES: &[(&str, &str, &str)] = &[
-    ("df021288-bdef-4463-88db-98f22de89214", "User.Read.All", "Read all users' full profiles"),
-    ("5b567255-7703-4780-807c-7be8301ae99b", "Group.Read.All", "Read all groups"),
-    ("7ab1d382-f21e-4acd-a863-ba3e13f7da61", "Directory.Read.All", "Read directory data"),
-    ("b633e1c5-b582-4048-a93e-9f11b44c7e96", "Mail.Send", "Send mail as any user"),
+    (
+        "df021288-bdef-4463-88db-98f22de89214",
+        "User.Read.All",
+        "Read all users' full profiles",
+    ),
+    (
+        "5b567255-7703-4780-807c-7be8301ae99b",
+        "Group.Read.All",
+        "Read all groups",
+    ),
+    (
+        "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+        "Directory.Read.All",
+        "Read directory data",
+    ),
+    (
+        "b633e1c5-b582-4048-a93e-9f11b44c7e96",
+        "Mail.Send",
+        "Send mail as any user",
+    ),
 ];
 
 /// Seed of the ids Microsoft's first-party apps share across all tenants.
@@ -396,14 +425,24 @@ const FIRST_PARTY_SEED: u64 = 0x00E1_7A1D;
 
 /// A plausible public IPv4 address (home and mobile connections): never private or loopback.
 pub fn public_ip(rng: &mut Rng) -> String {
-    const FIRST: &[u64] =
-        &[20, 31, 40, 51, 52, 62, 77, 80, 81, 84, 88, 91, 93, 104, 109, 145, 151, 176, 185, 188, 194, 212, 217];
-    format!("{}.{}.{}.{}", rng.pick(FIRST), rng.range(0, 255), rng.range(0, 255), rng.range(1, 254))
+    const FIRST: &[u64] = &[
+        20, 31, 40, 51, 52, 62, 77, 80, 81, 84, 88, 91, 93, 104, 109, 145, 151, 176, 185, 188, 194,
+        212, 217,
+    ];
+    format!(
+        "{}.{}.{}.{}",
+        rng.pick(FIRST),
+        rng.range(0, 255),
+        rng.range(0, 255),
+        rng.range(1, 254)
+    )
 }
 
 /// FNV-1a: a stable hash of a name (partner tenants get the same id whatever the seed).
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01B3))
+    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01B3)
+    })
 }
 
 impl Tenant {
@@ -416,7 +455,8 @@ impl Tenant {
         let name = org.to_string();
         let domain = format!("{short}.com");
         let initial_domain = format!("{short}.onmicrosoft.com");
-        let (location, utc_offset_hours) = *rng.pick(&[("EU", 1), ("NA", -5), ("EU", 1), ("AS", 8)]);
+        let (location, utc_offset_hours) =
+            *rng.pick(&[("EU", 1), ("NA", -5), ("EU", 1), ("AS", 8)]);
         let expand = |s: &str| s.replace("{org}", org.split(' ').next().unwrap_or(org));
 
         // First-party app ids are the same in every tenant; their service principals are not.
@@ -427,7 +467,10 @@ impl Tenant {
             service_principal_id: rng.guid(),
         };
         let governance = system_app(GOVERNANCE_APP, &mut rng);
-        let system_apps: Vec<SystemApp> = SYSTEM_APPS.iter().map(|n| system_app(n, &mut rng)).collect();
+        let system_apps: Vec<SystemApp> = SYSTEM_APPS
+            .iter()
+            .map(|n| system_app(n, &mut rng))
+            .collect();
 
         // Users: members, then guests (~12%).
         let members = ((events / 40).clamp(150, 25_000)) as usize;
@@ -440,7 +483,11 @@ impl Tenant {
             let last = *rng.pick(LAST_NAMES);
             let guest = i >= members;
             let mut local = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
-            let home_domain = if guest { *rng.pick(PARTNER_DOMAINS) } else { domain.as_str() };
+            let home_domain = if guest {
+                *rng.pick(PARTNER_DOMAINS)
+            } else {
+                domain.as_str()
+            };
             let base = local.clone();
             let mut n = 1;
             while !seen.insert(format!("{local}@{home_domain}")) {
@@ -508,7 +555,11 @@ impl Tenant {
 
         let groups: Vec<Group> = GROUP_NAMES
             .iter()
-            .map(|(n, t)| Group { id: rng.guid(), display_name: n.to_string(), group_type: t })
+            .map(|(n, t)| Group {
+                id: rng.guid(),
+                display_name: n.to_string(),
+                group_type: t,
+            })
             .collect();
 
         let apps: Vec<App> = APPS
@@ -527,7 +578,11 @@ impl Tenant {
                     roles: roles
                         .iter()
                         .map(|(value, dn)| AppRole {
-                            id: if value.is_empty() { DEFAULT_ACCESS_ROLE_ID.to_string() } else { rng.guid() },
+                            id: if value.is_empty() {
+                                DEFAULT_ACCESS_ROLE_ID.to_string()
+                            } else {
+                                rng.guid()
+                            },
                             value: value.to_string(),
                             display_name: dn.to_string(),
                         })
@@ -545,12 +600,21 @@ impl Tenant {
             ],
             roles: GRAPH_ROLES
                 .iter()
-                .map(|(id, v, dn)| AppRole { id: id.to_string(), value: v.to_string(), display_name: dn.to_string() })
+                .map(|(id, v, dn)| AppRole {
+                    id: id.to_string(),
+                    value: v.to_string(),
+                    display_name: dn.to_string(),
+                })
                 .collect(),
         };
 
-        let catalogs: Vec<Catalog> =
-            CATALOGS.iter().map(|n| Catalog { id: rng.guid(), display_name: expand(n) }).collect();
+        let catalogs: Vec<Catalog> = CATALOGS
+            .iter()
+            .map(|n| Catalog {
+                id: rng.guid(),
+                display_name: expand(n),
+            })
+            .collect();
 
         let mut packages = Vec::with_capacity(PACKAGES.len());
         let mut policies = Vec::new();
@@ -558,13 +622,23 @@ impl Tenant {
             let resources: Vec<Resource> = resources
                 .iter()
                 .map(|(target, value)| match target.strip_prefix("group:") {
-                    Some(g) => {
-                        Resource::Group(groups.iter().position(|x| x.display_name == g).expect("package group exists"))
-                    }
+                    Some(g) => Resource::Group(
+                        groups
+                            .iter()
+                            .position(|x| x.display_name == g)
+                            .expect("package group exists"),
+                    ),
                     None => {
                         let target = expand(target);
-                        let app = apps.iter().position(|a| a.display_name == target).expect("package app exists");
-                        let role = apps[app].roles.iter().position(|r| r.value == *value).expect("app role exists");
+                        let app = apps
+                            .iter()
+                            .position(|a| a.display_name == target)
+                            .expect("package app exists");
+                        let role = apps[app]
+                            .roles
+                            .iter()
+                            .position(|r| r.value == *value)
+                            .expect("app role exists");
                         Resource::AppRole { app, role }
                     }
                 })
@@ -572,7 +646,10 @@ impl Tenant {
             let partner = pname.contains("Partner") || pname.contains("Guest");
             let mut own = Vec::new();
             let policy_specs: Vec<(&str, bool, bool)> = if partner {
-                vec![("Connected organizations", true, true), ("Internal sponsors", false, true)]
+                vec![
+                    ("Connected organizations", true, true),
+                    ("Internal sponsors", false, true),
+                ]
             } else {
                 match rng.below(3) {
                     0 => vec![("Initial Policy", false, false)],
@@ -650,7 +727,10 @@ impl Tenant {
 
     /// A first-party app by display name.
     pub fn system_app(&self, display_name: &str) -> &SystemApp {
-        self.system_apps.iter().find(|a| a.display_name == display_name).unwrap_or(&self.governance)
+        self.system_apps
+            .iter()
+            .find(|a| a.display_name == display_name)
+            .unwrap_or(&self.governance)
     }
 }
 
@@ -676,7 +756,11 @@ mod tests {
         assert!(!guests.is_empty());
         for g in &guests {
             assert_eq!(g.user_type, UserType::Guest);
-            assert!(g.upn.contains("#EXT#@") && g.upn.ends_with(&a.initial_domain), "{}", g.upn);
+            assert!(
+                g.upn.contains("#EXT#@") && g.upn.ends_with(&a.initial_domain),
+                "{}",
+                g.upn
+            );
             assert!(g.puid.starts_with("10037FFE") && g.puid.len() == 16);
         }
         for &i in &a.admins {
@@ -686,12 +770,24 @@ mod tests {
         let upns: std::collections::HashSet<_> = a.users.iter().map(|u| &u.upn).collect();
         assert_eq!(upns.len(), a.users.len(), "UPNs are unique");
 
-        let aws = a.apps.iter().find(|x| x.display_name == "AWS Gateway API").unwrap();
+        let aws = a
+            .apps
+            .iter()
+            .find(|x| x.display_name == "AWS Gateway API")
+            .unwrap();
         assert!(aws.roles.iter().any(|r| r.value == "ReadOnly"));
-        let sf = a.apps.iter().find(|x| x.display_name == "Salesforce").unwrap();
+        let sf = a
+            .apps
+            .iter()
+            .find(|x| x.display_name == "Salesforce")
+            .unwrap();
         assert_eq!(sf.roles[0].id, DEFAULT_ACCESS_ROLE_ID);
         assert_eq!(sf.roles[0].value, "");
-        assert!(a.packages.iter().any(|p| p.display_name == "Sales Onboarding"));
+        assert!(
+            a.packages
+                .iter()
+                .any(|p| p.display_name == "Sales Onboarding")
+        );
         for p in &a.packages {
             assert!(!p.policies.is_empty() && !p.resources.is_empty());
             for &pol in &p.policies {
@@ -703,6 +799,9 @@ mod tests {
         assert_eq!(a.governance.display_name, GOVERNANCE_APP);
         // First-party app ids do not depend on the tenant.
         assert_eq!(Tenant::new(7, 100).governance.app_id, a.governance.app_id);
-        assert_ne!(Tenant::new(7, 100).governance.service_principal_id, a.governance.service_principal_id);
+        assert_ne!(
+            Tenant::new(7, 100).governance.service_principal_id,
+            a.governance.service_principal_id
+        );
     }
 }

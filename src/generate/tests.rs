@@ -12,7 +12,10 @@ use crate::record::AuditRecord;
 use crate::time::parse_timestamp;
 
 fn config(events: u64, seed: u64) -> Config {
-    Config { seed, ..Config::new(events) }
+    Config {
+        seed,
+        ..Config::new(events)
+    }
 }
 
 fn records(events: u64, seed: u64) -> Vec<AuditRecord> {
@@ -27,7 +30,10 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -36,8 +42,13 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-const FORMATS: [Format; 5] =
-    [Format::Graph, Format::Diagnostic, Format::LogAnalytics, Format::PortalCsv, Format::PortalJson];
+const FORMATS: [Format; 5] = [
+    Format::Graph,
+    Format::Diagnostic,
+    Format::LogAnalytics,
+    Format::PortalCsv,
+    Format::PortalJson,
+];
 
 const APP_ROLE_ACTIVITIES: &[&str] = &[
     "Add app role assignment grant to user",
@@ -60,7 +71,14 @@ fn same_seed_gives_identical_files_and_another_seed_differs() {
         let sa = generate(&config(3_000, 7), format, a.path()).unwrap();
         let sb = generate(&config(3_000, 7), format, b.path()).unwrap();
         generate(&config(3_000, 8), format, c.path()).unwrap();
-        assert_eq!(sa, Summary { files: sa.files.clone(), ..sb.clone() }, "{format:?}");
+        assert_eq!(
+            sa,
+            Summary {
+                files: sa.files.clone(),
+                ..sb.clone()
+            },
+            "{format:?}"
+        );
         let (ta, tb, tc) = (tree(a.path()), tree(b.path()), tree(c.path()));
         assert!(!ta.is_empty());
         assert_eq!(ta, tb, "{format:?}: same seed, different bytes");
@@ -70,7 +88,10 @@ fn same_seed_gives_identical_files_and_another_seed_differs() {
 
 #[test]
 fn stream_is_exact_ordered_unique_and_inside_the_window() {
-    let cfg = Config { days: 30, ..config(20_000, 42) };
+    let cfg = Config {
+        days: 30,
+        ..config(20_000, 42)
+    };
     let recs: Vec<AuditRecord> = cfg.events().collect();
     assert_eq!(recs.len(), 20_000);
     let start = cfg.end - 30 * timeline::DAY;
@@ -84,16 +105,28 @@ fn stream_is_exact_ordered_unique_and_inside_the_window() {
         assert!(r.activity_date_time >= start && r.activity_date_time < cfg.end);
         assert_eq!(r.activity_date_time % 100, 0, "100 ns ticks");
         assert!(
-            r.time_generated > r.activity_date_time && r.time_generated - r.activity_date_time < 120 * timeline::SECOND
+            r.time_generated > r.activity_date_time
+                && r.time_generated - r.activity_date_time < 120 * timeline::SECOND
         );
         assert_eq!(r.tenant_id, tenant.id);
         assert_eq!(r.aad_tenant_id, tenant.id);
-        assert_eq!(r.resource_id, format!("/tenants/{}/providers/Microsoft.aadiam", tenant.id));
         assert_eq!(
-            (r.level.as_str(), r.type_.as_str(), r.operation_name.as_str()),
+            r.resource_id,
+            format!("/tenants/{}/providers/Microsoft.aadiam", tenant.id)
+        );
+        assert_eq!(
+            (
+                r.level.as_str(),
+                r.type_.as_str(),
+                r.operation_name.as_str()
+            ),
             ("4", "AuditLogs", r.activity_display_name.as_str())
         );
-        assert!(!r.correlation_id.is_empty() && !r.category.is_empty() && !r.logged_by_service.is_empty());
+        assert!(
+            !r.correlation_id.is_empty()
+                && !r.category.is_empty()
+                && !r.logged_by_service.is_empty()
+        );
         if r.result == "failure" {
             assert!(!r.result_reason.is_empty(), "{}", r.activity_display_name);
         } else {
@@ -104,8 +137,14 @@ fn stream_is_exact_ordered_unique_and_inside_the_window() {
     let count = |p: &str| recs.iter().filter(|r| r.id.starts_with(p)).count();
     assert!(count("Directory_") > recs.len() / 2);
     assert!(count("SSGM_") > 0 && count("PIM_") > 0);
-    assert!(recs.iter().any(|r| r.id.len() == 36 && r.id.matches('-').count() == 4));
-    let dir = recs.iter().find(|r| r.id.starts_with("Directory_")).unwrap();
+    assert!(
+        recs.iter()
+            .any(|r| r.id.len() == 36 && r.id.matches('-').count() == 4)
+    );
+    let dir = recs
+        .iter()
+        .find(|r| r.id.starts_with("Directory_"))
+        .unwrap();
     let parts: Vec<&str> = dir.id.split('_').collect();
     assert_eq!(parts.len(), 4);
     assert_eq!(parts[1], dir.correlation_id);
@@ -113,11 +152,18 @@ fn stream_is_exact_ordered_unique_and_inside_the_window() {
     assert!(parts[3].chars().all(|c| c.is_ascii_digit()));
     // Failures happen, with reasons; failed fulfilments are failures.
     assert!(recs.iter().filter(|r| r.result == "failure").count() > 50);
-    for r in recs.iter().filter(|r| r.activity_display_name == "Failed access package assignment request") {
+    for r in recs
+        .iter()
+        .filter(|r| r.activity_display_name == "Failed access package assignment request")
+    {
         assert_eq!(r.result, "failure");
     }
     // Office hours are busier than nights.
-    let hour = |r: &AuditRecord| chrono::DateTime::from_timestamp_nanos(r.activity_date_time).format("%H").to_string();
+    let hour = |r: &AuditRecord| {
+        chrono::DateTime::from_timestamp_nanos(r.activity_date_time)
+            .format("%H")
+            .to_string()
+    };
     let by_hour: HashMap<String, usize> = recs.iter().fold(HashMap::new(), |mut m, r| {
         *m.entry(hour(r)).or_default() += 1;
         m
@@ -160,14 +206,23 @@ fn request_lifecycles_share_a_correlation_id_and_run_in_order() {
     let recs = records(30_000, 42);
     let mut by_corr: HashMap<&str, Vec<&AuditRecord>> = HashMap::new();
     for r in &recs {
-        by_corr.entry(r.correlation_id.as_str()).or_default().push(r);
+        by_corr
+            .entry(r.correlation_id.as_str())
+            .or_default()
+            .push(r);
     }
     let (mut auto, mut approved, mut denied, mut direct, mut removed) = (0, 0, 0, 0, 0);
     for group in by_corr.values() {
-        let acts: Vec<&str> = group.iter().map(|r| r.activity_display_name.as_str()).collect();
-        let Some(req) = position(&acts, "User requests access package assignment")
-            .or_else(|| position(&acts, "Administrator directly assigns user to access package"))
-        else {
+        let acts: Vec<&str> = group
+            .iter()
+            .map(|r| r.activity_display_name.as_str())
+            .collect();
+        let Some(req) = position(&acts, "User requests access package assignment").or_else(|| {
+            position(
+                &acts,
+                "Administrator directly assigns user to access package",
+            )
+        }) else {
             continue;
         };
         assert_eq!(req, 0, "the request comes first: {acts:?}");
@@ -188,28 +243,46 @@ fn request_lifecycles_share_a_correlation_id_and_run_in_order() {
                 .find(|t| t.type_.as_deref() == Some("User"))
                 .map(|t| t.id.clone())
         };
-        for r in group.iter().filter(|r| r.category == "EntitlementManagement") {
+        for r in group
+            .iter()
+            .filter(|r| r.category == "EntitlementManagement")
+        {
             assert_eq!(package(r), package(group[0]));
             assert_eq!(user(r), user(group[0]));
             assert_eq!(r.logged_by_service, "Entitlement Management");
-            let types: Vec<_> = r.target_resources.as_ref().unwrap().iter().map(|t| t.type_.clone().unwrap()).collect();
-            assert_eq!(&types[..3], ["AccessPackage", "AccessPackageAssignmentPolicy", "User"]);
+            let types: Vec<_> = r
+                .target_resources
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|t| t.type_.clone().unwrap())
+                .collect();
+            assert_eq!(
+                &types[..3],
+                ["AccessPackage", "AccessPackageAssignmentPolicy", "User"]
+            );
         }
         let ready = position(&acts, "Ready to fulfill access package assignment request");
         let fulfil = position(&acts, "Fulfill access package assignment");
         if let Some(a) = position(&acts, "Auto approve access package assignment request") {
             auto += 1;
-            assert_eq!(group[a].aad_operation_type, "AutoApproveEntitlementGrantRequest");
+            assert_eq!(
+                group[a].aad_operation_type,
+                "AutoApproveEntitlementGrantRequest"
+            );
             assert!(position(&acts, "Create request approval").is_none());
             if let Some(ready) = ready {
                 assert!(a < ready);
             }
             // Auto approval takes seconds.
-            assert!(group[a].activity_date_time - group[0].activity_date_time < 60 * timeline::SECOND);
+            assert!(
+                group[a].activity_date_time - group[0].activity_date_time < 60 * timeline::SECOND
+            );
         }
         if let Some(c) = position(&acts, "Create request approval") {
             assert_eq!(group[c].category, "UserManagement");
-            let add = position(&acts, "Add approver to request approval").expect("approvers are added");
+            let add =
+                position(&acts, "Add approver to request approval").expect("approvers are added");
             assert!(c < add);
             if let Some(ap) = position(&acts, "Approve access package assignment request") {
                 approved += 1;
@@ -255,12 +328,17 @@ fn request_lifecycles_share_a_correlation_id_and_run_in_order() {
         }
     }
     for group in by_corr.values() {
-        let acts: Vec<&str> = group.iter().map(|r| r.activity_display_name.as_str()).collect();
+        let acts: Vec<&str> = group
+            .iter()
+            .map(|r| r.activity_display_name.as_str())
+            .collect();
         if let Some(rm) = position(&acts, "Remove access package assignment") {
             removed += 1;
             assert_eq!(group[rm].aad_operation_type, "Delete");
             for (i, r) in group.iter().enumerate() {
-                if r.activity_display_name.starts_with("Remove app role assignment") {
+                if r.activity_display_name
+                    .starts_with("Remove app role assignment")
+                {
                     assert!(i > rm);
                 }
             }
@@ -279,18 +357,34 @@ fn request_lifecycles_share_a_correlation_id_and_run_in_order() {
 fn app_role_events_carry_what_the_workbook_reads() {
     let recs = records(30_000, 42);
     let tenant = Tenant::new(42, 30_000);
-    let upn_of: HashMap<&str, &str> = tenant.users.iter().map(|u| (u.id.as_str(), u.upn.as_str())).collect();
-    let group_of: HashMap<&str, &str> =
-        tenant.groups.iter().map(|g| (g.id.as_str(), g.display_name.as_str())).collect();
+    let upn_of: HashMap<&str, &str> = tenant
+        .users
+        .iter()
+        .map(|u| (u.id.as_str(), u.upn.as_str()))
+        .collect();
+    let group_of: HashMap<&str, &str> = tenant
+        .groups
+        .iter()
+        .map(|g| (g.id.as_str(), g.display_name.as_str()))
+        .collect();
     let mut seen: HashSet<&str> = HashSet::new();
     let mut default_access = 0;
-    for r in recs.iter().filter(|r| APP_ROLE_ACTIVITIES.contains(&r.activity_display_name.as_str())) {
+    for r in recs
+        .iter()
+        .filter(|r| APP_ROLE_ACTIVITIES.contains(&r.activity_display_name.as_str()))
+    {
         seen.insert(&r.activity_display_name);
-        assert!(["UserManagement", "GroupManagement", "ApplicationManagement"].contains(&r.category.as_str()));
+        assert!(
+            ["UserManagement", "GroupManagement", "ApplicationManagement"]
+                .contains(&r.category.as_str())
+        );
         let targets = r.target_resources.as_ref().unwrap();
         assert_eq!(targets[0].type_.as_deref(), Some("ServicePrincipal"));
         let app = targets[0].display_name.as_deref().unwrap();
-        assert!(tenant.apps.iter().any(|a| a.display_name == app) || app == "Microsoft Graph", "{app}");
+        assert!(
+            tenant.apps.iter().any(|a| a.display_name == app) || app == "Microsoft Graph",
+            "{app}"
+        );
         assert_eq!(
             targets[1].modified_properties.as_deref(),
             Some(&[][..]),
@@ -299,14 +393,26 @@ fn app_role_events_carry_what_the_workbook_reads() {
         let props = targets[0].modified_properties.as_ref().unwrap();
         let removal = r.activity_display_name.starts_with("Remove");
         let value = |name: &str| -> Option<String> {
-            let p = props.iter().find(|p| p.display_name.as_deref() == Some(name))?;
-            let v = if removal { p.old_value.clone() } else { p.new_value.clone() }?;
-            assert!(v.starts_with('"') && v.ends_with('"') && v.len() >= 2, "{name}: {v} is a JSON string");
+            let p = props
+                .iter()
+                .find(|p| p.display_name.as_deref() == Some(name))?;
+            let v = if removal {
+                p.old_value.clone()
+            } else {
+                p.new_value.clone()
+            }?;
+            assert!(
+                v.starts_with('"') && v.ends_with('"') && v.len() >= 2,
+                "{name}: {v} is a JSON string"
+            );
             Some(v.trim_matches('"').to_string())
         };
         if !removal {
             for p in props {
-                assert!(matches!(p.old_value.as_deref(), None | Some("") | Some("[]")), "{p:?}");
+                assert!(
+                    matches!(p.old_value.as_deref(), None | Some("") | Some("[]")),
+                    "{p:?}"
+                );
             }
         }
         let role_name = value("AppRole.DisplayName").expect("AppRole.DisplayName");
@@ -314,18 +420,35 @@ fn app_role_events_carry_what_the_workbook_reads() {
         let role_id = value("AppRole.Id").unwrap();
         if role_id == DEFAULT_ACCESS_ROLE_ID {
             default_access += 1;
-            let raw = props.iter().find(|p| p.display_name.as_deref() == Some("AppRole.Value")).unwrap();
-            assert_eq!(if removal { &raw.old_value } else { &raw.new_value }.as_deref(), Some("\"\""));
+            let raw = props
+                .iter()
+                .find(|p| p.display_name.as_deref() == Some("AppRole.Value"))
+                .unwrap();
+            assert_eq!(
+                if removal {
+                    &raw.old_value
+                } else {
+                    &raw.new_value
+                }
+                .as_deref(),
+                Some("\"\"")
+            );
         }
-        if r.activity_display_name.ends_with("user") || r.activity_display_name.contains("to user") {
+        if r.activity_display_name.ends_with("user") || r.activity_display_name.contains("to user")
+        {
             let id = value("User.ObjectID").expect("User.ObjectID");
             assert_eq!(value("User.UPN").as_deref(), Some(upn_of[id.as_str()]));
             assert_eq!(targets[1].id.as_deref(), Some(id.as_str()));
             assert_eq!(targets[1].type_.as_deref(), Some("User"));
             assert!(value("User.PUID").is_some());
-        } else if r.activity_display_name.ends_with("group") || r.activity_display_name.contains("to group") {
+        } else if r.activity_display_name.ends_with("group")
+            || r.activity_display_name.contains("to group")
+        {
             let id = value("Group.ObjectID").expect("Group.ObjectID");
-            assert_eq!(value("Group.DisplayName").as_deref(), Some(group_of[id.as_str()]));
+            assert_eq!(
+                value("Group.DisplayName").as_deref(),
+                Some(group_of[id.as_str()])
+            );
             assert_eq!(targets[1].type_.as_deref(), Some("Group"));
         } else {
             assert_eq!(targets[1].type_.as_deref(), Some("ServicePrincipal"));
@@ -338,7 +461,11 @@ fn app_role_events_carry_what_the_workbook_reads() {
             "ServicePrincipal.AppId",
             "TargetId.ServicePrincipalNames",
         ] {
-            assert!(value(name).is_some(), "{name} missing in {}", r.activity_display_name);
+            assert!(
+                value(name).is_some(),
+                "{name} missing in {}",
+                r.activity_display_name
+            );
         }
         let created = value("AppRoleAssignment.CreatedDateTime").unwrap();
         assert!(parse_timestamp(&created).is_ok(), "{created}");
@@ -354,21 +481,39 @@ fn app_role_events_carry_what_the_workbook_reads() {
                         && app.service_principal_name.is_some()
                 );
             }
-            None => assert!(by.user.as_ref().unwrap().user_principal_name.as_ref().unwrap().starts_with("adm-")),
+            None => assert!(
+                by.user
+                    .as_ref()
+                    .unwrap()
+                    .user_principal_name
+                    .as_ref()
+                    .unwrap()
+                    .starts_with("adm-")
+            ),
         }
     }
-    assert_eq!(seen.len(), APP_ROLE_ACTIVITIES.len(), "every workbook activity occurs: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        APP_ROLE_ACTIVITIES.len(),
+        "every workbook activity occurs: {seen:?}"
+    );
     assert!(default_access > 0);
     // The workbook's default application has events.
-    assert!(
-        recs.iter().any(|r| r.target_resources.as_ref().unwrap()[0].display_name.as_deref() == Some("AWS Gateway API"))
-    );
+    assert!(recs.iter().any(|r| {
+        r.target_resources.as_ref().unwrap()[0]
+            .display_name
+            .as_deref()
+            == Some("AWS Gateway API")
+    }));
 }
 
 #[test]
 fn graph_json_has_the_directory_audit_shape() {
     let recs = records(500, 42);
-    let r = recs.iter().find(|r| r.category == "EntitlementManagement").unwrap();
+    let r = recs
+        .iter()
+        .find(|r| r.category == "EntitlementManagement")
+        .unwrap();
     let v = to_graph_json(r);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
@@ -390,13 +535,23 @@ fn graph_json_has_the_directory_audit_shape() {
     );
     assert_eq!(v["id"], r.id.as_str());
     assert_eq!(v["loggedByService"], "Entitlement Management");
-    assert_eq!(parse_timestamp(v["activityDateTime"].as_str().unwrap()).unwrap(), r.activity_date_time);
+    assert_eq!(
+        parse_timestamp(v["activityDateTime"].as_str().unwrap()).unwrap(),
+        r.activity_date_time
+    );
     assert!(v["activityDateTime"].as_str().unwrap().ends_with('Z'));
     let by = v["initiatedBy"].as_object().unwrap();
     assert!(by.contains_key("user") && by.contains_key("app"));
     let t = &v["targetResources"][0];
     assert_eq!(t["type"], "AccessPackage");
-    for k in ["id", "displayName", "type", "userPrincipalName", "groupType", "modifiedProperties"] {
+    for k in [
+        "id",
+        "displayName",
+        "type",
+        "userPrincipalName",
+        "groupType",
+        "modifiedProperties",
+    ] {
         assert!(t.get(k).is_some(), "target key {k}");
     }
     assert!(v["additionalDetails"].is_array());
@@ -405,7 +560,10 @@ fn graph_json_has_the_directory_audit_shape() {
 #[test]
 fn graph_writes_one_ndjson_file_per_day() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config { days: 10, ..config(4_000, 5) };
+    let cfg = Config {
+        days: 10,
+        ..config(4_000, 5)
+    };
     let s = generate(&cfg, Format::Graph, dir.path()).unwrap();
     assert_eq!(s.events, 4_000);
     assert_eq!(s.duplicates, 0);
@@ -413,7 +571,11 @@ fn graph_writes_one_ndjson_file_per_day() {
     let mut ids = HashSet::new();
     for f in &s.files {
         let name = f.file_name().unwrap().to_str().unwrap();
-        let day = name.strip_prefix("directoryAudits-").unwrap().strip_suffix(".ndjson").unwrap();
+        let day = name
+            .strip_prefix("directoryAudits-")
+            .unwrap()
+            .strip_suffix(".ndjson")
+            .unwrap();
         assert!(f.starts_with(dir.path().join("graph")));
         let text = std::fs::read_to_string(f).unwrap();
         assert!(!text.contains('\r'));
@@ -429,30 +591,51 @@ fn graph_writes_one_ndjson_file_per_day() {
 #[test]
 fn diagnostic_archive_has_crlf_hour_blobs_and_counted_duplicates() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config { days: 7, ..config(20_000, 11) };
+    let cfg = Config {
+        days: 7,
+        ..config(20_000, 11)
+    };
     let s = generate(&cfg, Format::Diagnostic, dir.path()).unwrap();
     assert_eq!(s.events, 20_000);
     // ~3% of records, 1 to 3 copies each.
     assert!((300..=1_300).contains(&s.duplicates), "{}", s.duplicates);
-    let prefix = dir.path().join("insights-logs-auditlogs").join(format!("tenantId={}", s.tenant_id));
+    let prefix = dir
+        .path()
+        .join("insights-logs-auditlogs")
+        .join(format!("tenantId={}", s.tenant_id));
     let mut lines = 0u64;
     let mut copies: HashMap<String, (Value, u32)> = HashMap::new();
     let mut late_blob = 0;
     for f in &s.files {
         assert!(f.starts_with(&prefix), "{}", f.display());
         assert_eq!(f.file_name().unwrap(), "PT1H.json");
-        let rel = f.strip_prefix(&prefix).unwrap().to_str().unwrap().replace('\\', "/");
+        let rel = f
+            .strip_prefix(&prefix)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('\\', "/");
         // y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json
         let hour_prefix: String = {
             let p: Vec<&str> = rel.split('/').collect();
             assert_eq!(p.len(), 6, "{rel}");
             assert_eq!(p[4], "m=00");
-            format!("{}-{}-{}T{}", &p[0][2..], &p[1][2..], &p[2][2..], &p[3][2..])
+            format!(
+                "{}-{}-{}T{}",
+                &p[0][2..],
+                &p[1][2..],
+                &p[2][2..],
+                &p[3][2..]
+            )
         };
         let bytes = std::fs::read(f).unwrap();
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.ends_with("\r\n"));
-        assert_eq!(text.matches('\n').count(), text.matches("\r\n").count(), "CRLF only");
+        assert_eq!(
+            text.matches('\n').count(),
+            text.matches("\r\n").count(),
+            "CRLF only"
+        );
         for line in text.split("\r\n").filter(|l| !l.is_empty()) {
             lines += 1;
             let v: Value = serde_json::from_str(line).unwrap();
@@ -465,7 +648,10 @@ fn diagnostic_archive_has_crlf_hour_blobs_and_counted_duplicates() {
             assert_eq!(v["durationMs"], 0);
             assert_eq!(v["Level"], 4);
             assert_eq!(v["tenantId"], s.tenant_id.as_str());
-            assert_eq!(v["resourceId"], format!("/tenants/{}/providers/Microsoft.aadiam", s.tenant_id));
+            assert_eq!(
+                v["resourceId"],
+                format!("/tenants/{}/providers/Microsoft.aadiam", s.tenant_id)
+            );
             let props = &v["properties"];
             assert_eq!(v["operationName"], props["activityDisplayName"]);
             assert_eq!(v["correlationId"], props["correlationId"]);
@@ -475,7 +661,10 @@ fn diagnostic_archive_has_crlf_hour_blobs_and_counted_duplicates() {
             let entry = copies.entry(id).or_insert((props.clone(), 0));
             assert_eq!(&entry.0, props, "copies carry the same properties");
             entry.1 += 1;
-            let (tt, ta) = (parse_timestamp(time).unwrap(), parse_timestamp(adt).unwrap());
+            let (tt, ta) = (
+                parse_timestamp(time).unwrap(),
+                parse_timestamp(adt).unwrap(),
+            );
             if entry.1 == 1 {
                 assert_eq!(tt, ta, "the first delivery's time is the activity instant");
             } else {
@@ -487,7 +676,11 @@ fn diagnostic_archive_has_crlf_hour_blobs_and_counted_duplicates() {
         }
     }
     assert_eq!(copies.len() as u64, s.events, "unique events");
-    assert_eq!(lines, s.events + s.duplicates, "lines = events + duplicates");
+    assert_eq!(
+        lines,
+        s.events + s.duplicates,
+        "lines = events + duplicates"
+    );
     assert!(copies.values().all(|(_, n)| (1..=4).contains(n)));
     assert!(late_blob > 0, "some copies land in a later hour's blob");
 }
@@ -496,10 +689,17 @@ fn diagnostic_archive_has_crlf_hour_blobs_and_counted_duplicates() {
 fn log_analytics_csv_has_the_schema_columns_and_json_cells() {
     let dir = tempfile::tempdir().unwrap();
     let s = generate(&config(2_000, 9), Format::LogAnalytics, dir.path()).unwrap();
-    assert_eq!(s.files, [dir.path().join("log-analytics").join("AuditLogs.csv")]);
+    assert_eq!(
+        s.files,
+        [dir.path().join("log-analytics").join("AuditLogs.csv")]
+    );
     let mut rd = csv::Reader::from_path(&s.files[0]).unwrap();
     let header: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
-    let schema: Vec<String> = crate::schema::audit_logs_schema().fields().iter().map(|f| f.name().clone()).collect();
+    let schema: Vec<String> = crate::schema::audit_logs_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert_eq!(header, schema);
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let mut n = 0;
@@ -509,7 +709,12 @@ fn log_analytics_csv_has_the_schema_columns_and_json_cells() {
         n += 1;
         ids.insert(row[col("Id")].to_string());
         for c in ["TimeGenerated", "ActivityDateTime"] {
-            assert_eq!(row[col(c)].len(), "2026-10-01T12:00:00.1234567Z".len(), "{}", &row[col(c)]);
+            assert_eq!(
+                row[col(c)].len(),
+                "2026-10-01T12:00:00.1234567Z".len(),
+                "{}",
+                &row[col(c)]
+            );
         }
         let tg = parse_timestamp(&row[col("TimeGenerated")]).unwrap();
         let at = parse_timestamp(&row[col("ActivityDateTime")]).unwrap();
@@ -517,8 +722,16 @@ fn log_analytics_csv_has_the_schema_columns_and_json_cells() {
         let by: Value = serde_json::from_str(&row[col("InitiatedBy")]).unwrap();
         let keys: Vec<&String> = by.as_object().unwrap().keys().collect();
         assert!(keys.len() <= 1, "only the present initiator: {keys:?}");
-        assert!(serde_json::from_str::<Value>(&row[col("TargetResources")]).unwrap().is_array());
-        assert!(serde_json::from_str::<Value>(&row[col("AdditionalDetails")]).unwrap().is_array());
+        assert!(
+            serde_json::from_str::<Value>(&row[col("TargetResources")])
+                .unwrap()
+                .is_array()
+        );
+        assert!(
+            serde_json::from_str::<Value>(&row[col("AdditionalDetails")])
+                .unwrap()
+                .is_array()
+        );
         assert_eq!(&row[col("OperationName")], &row[col("ActivityDisplayName")]);
         assert_eq!(&row[col("Type")], "AuditLogs");
         assert_eq!(&row[col("DurationMs")], "0");
@@ -536,8 +749,15 @@ fn portal_csv_has_a_bom_86_quoted_columns_and_us_dates() {
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
     let text = std::str::from_utf8(&bytes[3..]).unwrap();
-    assert!(text.starts_with("\"Date (UTC)\",\"CorrelationId\",\"Service\",\"Category\",\"Activity\",\"Result\""));
-    assert!(text.split("\r\n").next().unwrap().ends_with("\"AdditionalDetail6Key\",\"AdditionalDetail6Value\""));
+    assert!(text.starts_with(
+        "\"Date (UTC)\",\"CorrelationId\",\"Service\",\"Category\",\"Activity\",\"Result\""
+    ));
+    assert!(
+        text.split("\r\n")
+            .next()
+            .unwrap()
+            .ends_with("\"AdditionalDetail6Key\",\"AdditionalDetail6Value\"")
+    );
     let mut rd = csv::ReaderBuilder::new().from_reader(&bytes[3..]);
     assert_eq!(rd.headers().unwrap().len(), 86);
     let us = regex_like_us_date;
@@ -550,7 +770,10 @@ fn portal_csv_has_a_bom_86_quoted_columns_and_us_dates() {
         assert_eq!(row.len(), 86);
         assert!(us(&row[0]), "{}", &row[0]);
         // Seconds precision: the same second as the record.
-        assert_eq!(parse_timestamp(&row[0]).unwrap(), r.activity_date_time - r.activity_date_time % 1_000_000_000);
+        assert_eq!(
+            parse_timestamp(&row[0]).unwrap(),
+            r.activity_date_time - r.activity_date_time % 1_000_000_000
+        );
         assert_eq!(&row[1], r.correlation_id);
         assert_eq!(&row[4], r.activity_display_name);
         truncated_targets += (r.target_resources.as_ref().unwrap().len() > 3) as usize;
@@ -559,11 +782,23 @@ fn portal_csv_has_a_bom_86_quoted_columns_and_us_dates() {
             // The first five properties keep what the workbook needs.
             assert_eq!(&row[17], "ServicePrincipal");
             let names: Vec<&str> = (0..5).map(|p| &row[21 + 3 * p]).collect();
-            assert_eq!(names, ["AppRole.Id", "AppRole.Value", "AppRole.DisplayName", "User.ObjectID", "User.UPN"]);
+            assert_eq!(
+                names,
+                [
+                    "AppRole.Id",
+                    "AppRole.Value",
+                    "AppRole.DisplayName",
+                    "User.ObjectID",
+                    "User.UPN"
+                ]
+            );
         }
     }
     assert_eq!(rows, 3_000);
-    assert!(truncated_targets > 0 && truncated_details > 0, "the lossy limits are exercised");
+    assert!(
+        truncated_targets > 0 && truncated_details > 0,
+        "the lossy limits are exercised"
+    );
     // Every field quoted: each line has 2 × 86 unescaped quotes at least.
     for line in text.split("\r\n").filter(|l| !l.is_empty()).take(200) {
         assert!(line.starts_with('"') && line.ends_with('"'));
@@ -572,9 +807,13 @@ fn portal_csv_has_a_bom_86_quoted_columns_and_us_dates() {
 
 /// `M/D/YYYY h:mm:ss AM`.
 fn regex_like_us_date(s: &str) -> bool {
-    let Some((date, rest)) = s.split_once(' ') else { return false };
+    let Some((date, rest)) = s.split_once(' ') else {
+        return false;
+    };
     let d: Vec<&str> = date.split('/').collect();
-    let Some((time, ampm)) = rest.split_once(' ') else { return false };
+    let Some((time, ampm)) = rest.split_once(' ') else {
+        return false;
+    };
     let t: Vec<&str> = time.split(':').collect();
     d.len() == 3
         && d[0].len() <= 2
@@ -621,11 +860,24 @@ fn memory_is_bounded_by_in_flight_events() {
 
 #[test]
 fn end_accepts_dates_and_timestamps() {
-    assert_eq!(parse_end("2026-11-01").unwrap(), parse_timestamp("2026-11-01T00:00:00Z").unwrap());
-    assert_eq!(parse_end("2026-11-01T06:00:00Z").unwrap(), parse_timestamp("2026-11-01T06:00:00Z").unwrap());
+    assert_eq!(
+        parse_end("2026-11-01").unwrap(),
+        parse_timestamp("2026-11-01T00:00:00Z").unwrap()
+    );
+    assert_eq!(
+        parse_end("2026-11-01T06:00:00Z").unwrap(),
+        parse_timestamp("2026-11-01T06:00:00Z").unwrap()
+    );
     assert!(parse_end("someday").is_err());
-    let cfg = Config { end: parse_end("2025-01-01T12:00:00Z").unwrap(), days: 2, ..config(1_000, 1) };
+    let cfg = Config {
+        end: parse_end("2025-01-01T12:00:00Z").unwrap(),
+        days: 2,
+        ..config(1_000, 1)
+    };
     let recs: Vec<_> = cfg.events().collect();
     assert_eq!(recs.len(), 1_000);
-    assert!(recs.iter().all(|r| r.activity_date_time < cfg.end && r.activity_date_time >= cfg.end - 2 * timeline::DAY));
+    assert!(
+        recs.iter().all(|r| r.activity_date_time < cfg.end
+            && r.activity_date_time >= cfg.end - 2 * timeline::DAY)
+    );
 }

@@ -62,14 +62,23 @@ impl Timeline {
             let next = ((t.div_euclid(HOUR)) + 1) * HOUR;
             let seg_end = next.min(end);
             let local = DateTime::from_timestamp_nanos(t + utc_offset_hours * HOUR);
-            let w = weight(local.weekday().num_days_from_monday(), local.hour()) * (seg_end - t) as f64 / HOUR as f64;
+            let w = weight(local.weekday().num_days_from_monday(), local.hour())
+                * (seg_end - t) as f64
+                / HOUR as f64;
             starts.push(t);
             cumulative.push(total);
             weights.push(w);
             total += w;
             t = seg_end;
         }
-        Timeline { start, end, starts, cumulative, weights, total }
+        Timeline {
+            start,
+            end,
+            starts,
+            cumulative,
+            weights,
+            total,
+        }
     }
 
     pub fn start(&self) -> i64 {
@@ -85,10 +94,17 @@ impl Timeline {
     pub fn at(&self, u: f64) -> i64 {
         let target = u.clamp(0.0, 1.0) * self.total;
         // Last segment whose cumulative weight is <= target.
-        let i = self.cumulative.partition_point(|c| *c <= target).saturating_sub(1);
+        let i = self
+            .cumulative
+            .partition_point(|c| *c <= target)
+            .saturating_sub(1);
         let seg_end = self.starts.get(i + 1).copied().unwrap_or(self.end);
         let len = (seg_end - self.starts[i]) as f64;
-        let frac = if self.weights[i] > 0.0 { (target - self.cumulative[i]) / self.weights[i] } else { 0.0 };
+        let frac = if self.weights[i] > 0.0 {
+            (target - self.cumulative[i]) / self.weights[i]
+        } else {
+            0.0
+        };
         let t = self.starts[i] + (frac.clamp(0.0, 1.0) * len) as i64;
         let t = t - t.rem_euclid(TICK);
         t.clamp(self.start, self.end - TICK)

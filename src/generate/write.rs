@@ -100,7 +100,11 @@ pub fn to_graph_json(r: &AuditRecord) -> serde_json::Value {
 /// RFC 3339 with exactly seven fractional digits and the given zone suffix.
 fn format_ticks(nanos: i64, zone: &str) -> String {
     let dt = DateTime::from_timestamp_nanos(nanos);
-    format!("{}.{:07}{zone}", dt.format("%Y-%m-%dT%H:%M:%S"), dt.timestamp_subsec_nanos() / 100)
+    format!(
+        "{}.{:07}{zone}",
+        dt.format("%Y-%m-%dT%H:%M:%S"),
+        dt.timestamp_subsec_nanos() / 100
+    )
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -117,7 +121,11 @@ struct RollingFiles {
 
 impl RollingFiles {
     fn new() -> Self {
-        RollingFiles { current: None, seen: HashSet::new(), files: Vec::new() }
+        RollingFiles {
+            current: None,
+            seen: HashSet::new(),
+            files: Vec::new(),
+        }
     }
 
     fn get(&mut self, path: PathBuf) -> Result<&mut BufWriter<File>> {
@@ -160,17 +168,26 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    Ok(BufWriter::with_capacity(1 << 16, File::create(path).map_err(io(path))?))
+    Ok(BufWriter::with_capacity(
+        1 << 16,
+        File::create(path).map_err(io(path))?,
+    ))
 }
 
 /// Graph: `OUT/graph/directoryAudits-YYYY-MM-DD.ndjson`, one record a line (LF), one file per UTC
 /// day of `activityDateTime`.
-pub fn write_graph(records: impl IntoIterator<Item = AuditRecord>, out: &Path) -> Result<WriteStats> {
+pub fn write_graph(
+    records: impl IntoIterator<Item = AuditRecord>,
+    out: &Path,
+) -> Result<WriteStats> {
     let dir = out.join("graph");
     let mut files = RollingFiles::new();
     let mut stats = WriteStats::default();
     for r in records {
-        let path = dir.join(format!("directoryAudits-{}.ndjson", utc_day(r.activity_date_time)));
+        let path = dir.join(format!(
+            "directoryAudits-{}.ndjson",
+            utc_day(r.activity_date_time)
+        ));
         let w = files.get(path.clone())?;
         serde_json::to_writer(&mut *w, &GraphRecord::new(&r, TimeStyle::Graph))
             .map_err(|e| Error::io(&path, e.into()))?;
@@ -210,7 +227,11 @@ const LATE_COPY_RATE: f64 = 0.15;
 /// JSON Lines with CRLF. The blob is the hour of the envelope `time`. Delivery is at-least-once:
 /// ~3% of records get 1 to 3 extra copies (same `properties`, envelope `time` seconds later, or
 /// hours later for some, landing in a later hour's blob); `duplicates` counts them.
-pub fn write_diagnostic(records: impl IntoIterator<Item = AuditRecord>, out: &Path, seed: u64) -> Result<WriteStats> {
+pub fn write_diagnostic(
+    records: impl IntoIterator<Item = AuditRecord>,
+    out: &Path,
+    seed: u64,
+) -> Result<WriteStats> {
     let root = out.join("insights-logs-auditlogs");
     let mut rng = Rng::new(seed, 0xD1A6);
     let mut files = RollingFiles::new();
@@ -329,7 +350,10 @@ fn la_cell(r: &AuditRecord, name: &str) -> Option<String> {
         "AADOperationType" => s(&r.aad_operation_type),
         "InitiatedBy" => {
             let by = r.initiated_by.as_ref();
-            Some(json(&LaInitiatedBy { user: by.and_then(|b| b.user.as_ref()), app: by.and_then(|b| b.app.as_ref()) }))
+            Some(json(&LaInitiatedBy {
+                user: by.and_then(|b| b.user.as_ref()),
+                app: by.and_then(|b| b.app.as_ref()),
+            }))
         }
         "TargetResources" => Some(json(r.target_resources.as_deref().unwrap_or_default())),
         "Type" => s(&r.type_),
@@ -339,19 +363,30 @@ fn la_cell(r: &AuditRecord, name: &str) -> Option<String> {
 
 /// Log Analytics query export: `OUT/log-analytics/AuditLogs.csv`, the canonical schema's columns
 /// in order, timestamps `...T12:00:00.1234567Z`, dynamic columns as JSON text.
-pub fn write_log_analytics(records: impl IntoIterator<Item = AuditRecord>, out: &Path) -> Result<WriteStats> {
+pub fn write_log_analytics(
+    records: impl IntoIterator<Item = AuditRecord>,
+    out: &Path,
+) -> Result<WriteStats> {
     let path = out.join("log-analytics").join("AuditLogs.csv");
     let schema = audit_logs_schema();
     let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    if let Some(c) = columns.iter().find(|c| la_cell(&AuditRecord::default(), c).is_none()) {
-        return Err(Error::Invalid(format!("the Log Analytics writer does not know column {c}")));
+    if let Some(c) = columns
+        .iter()
+        .find(|c| la_cell(&AuditRecord::default(), c).is_none())
+    {
+        return Err(Error::Invalid(format!(
+            "the Log Analytics writer does not know column {c}"
+        )));
     }
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(create(&path)?);
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(create(&path)?);
     let csv_err = |e: csv::Error| Error::io(&path, e.into());
     w.write_record(&columns).map_err(csv_err)?;
     let mut stats = WriteStats::default();
     for r in records {
-        w.write_record(columns.iter().map(|c| la_cell(&r, c).unwrap_or_default())).map_err(csv_err)?;
+        w.write_record(columns.iter().map(|c| la_cell(&r, c).unwrap_or_default()))
+            .map_err(csv_err)?;
         stats.records += 1;
     }
     w.flush().map_err(io(&path))?;
@@ -359,10 +394,9 @@ pub fn write_log_analytics(records: impl IntoIterator<Item = AuditRecord>, out: 
     Ok(stats)
 }
 
-
 use crate::ingest::portal_csv::{
-    DETAILS as PORTAL_DETAILS, PROPERTIES_PER_TARGET as PORTAL_PROPERTIES, TARGETS as PORTAL_TARGETS,
-    header as portal_csv_header,
+    DETAILS as PORTAL_DETAILS, PROPERTIES_PER_TARGET as PORTAL_PROPERTIES,
+    TARGETS as PORTAL_TARGETS, header as portal_csv_header,
 };
 
 /// One admin center CSV row: lossy (seconds, 3 targets × 5 properties, 6 details).
@@ -394,14 +428,19 @@ fn portal_row(r: &AuditRecord) -> Vec<String> {
         r.result_reason.clone(),
         user_agent,
         actor_type.to_string(),
-        user.map(|u| o(&u.display_name)).or_else(|| app.map(|a| o(&a.display_name))).unwrap_or_default(),
-        user.map(|u| o(&u.id)).or_else(|| app.map(|a| o(&a.service_principal_id))).unwrap_or_default(),
+        user.map(|u| o(&u.display_name))
+            .or_else(|| app.map(|a| o(&a.display_name)))
+            .unwrap_or_default(),
+        user.map(|u| o(&u.id))
+            .or_else(|| app.map(|a| o(&a.service_principal_id)))
+            .unwrap_or_default(),
         user.map(|u| o(&u.user_principal_name)).unwrap_or_default(),
         user.map(|u| o(&u.ip_address)).unwrap_or_default(),
         user.map(|u| o(&u.home_tenant_id)).unwrap_or_default(),
         user.map(|u| o(&u.home_tenant_name)).unwrap_or_default(),
         app.map(|a| o(&a.service_principal_id)).unwrap_or_default(),
-        app.map(|a| o(&a.service_principal_name)).unwrap_or_default(),
+        app.map(|a| o(&a.service_principal_name))
+            .unwrap_or_default(),
     ];
     let targets = r.target_resources.as_deref().unwrap_or_default();
     for i in 0..PORTAL_TARGETS {
@@ -410,7 +449,9 @@ fn portal_row(r: &AuditRecord) -> Vec<String> {
         row.push(t.map(|t| o(&t.display_name)).unwrap_or_default());
         row.push(t.map(|t| o(&t.id)).unwrap_or_default());
         row.push(t.map(|t| o(&t.user_principal_name)).unwrap_or_default());
-        let props = t.and_then(|t| t.modified_properties.as_deref()).unwrap_or_default();
+        let props = t
+            .and_then(|t| t.modified_properties.as_deref())
+            .unwrap_or_default();
         for p in 0..PORTAL_PROPERTIES {
             let p = props.get(p);
             row.push(p.map(|p| o(&p.display_name)).unwrap_or_default());
@@ -427,7 +468,10 @@ fn portal_row(r: &AuditRecord) -> Vec<String> {
 }
 
 /// Admin center CSV download: `OUT/portal/AuditLogs.csv`, UTF-8 BOM, every field quoted, CRLF.
-pub fn write_portal_csv(records: impl IntoIterator<Item = AuditRecord>, out: &Path) -> Result<WriteStats> {
+pub fn write_portal_csv(
+    records: impl IntoIterator<Item = AuditRecord>,
+    out: &Path,
+) -> Result<WriteStats> {
     let path = out.join("portal").join("AuditLogs.csv");
     let mut file = create(&path)?;
     file.write_all("\u{feff}".as_bytes()).map_err(io(&path))?;
@@ -449,7 +493,10 @@ pub fn write_portal_csv(records: impl IntoIterator<Item = AuditRecord>, out: &Pa
 
 /// Admin center JSON download: `OUT/portal/AuditLogs.json`, a JSON array of Graph records,
 /// streamed (`[`, records separated by `,\n`, `]`).
-pub fn write_portal_json(records: impl IntoIterator<Item = AuditRecord>, out: &Path) -> Result<WriteStats> {
+pub fn write_portal_json(
+    records: impl IntoIterator<Item = AuditRecord>,
+    out: &Path,
+) -> Result<WriteStats> {
     let path = out.join("portal").join("AuditLogs.json");
     let mut w = create(&path)?;
     let mut stats = WriteStats::default();
@@ -477,7 +524,10 @@ mod tests {
     fn fixed_seven_digit_timestamps() {
         let t = crate::time::parse_timestamp("2018-01-09T21:20:02.5Z").unwrap();
         assert_eq!(format_ticks(t, "Z"), "2018-01-09T21:20:02.5000000Z");
-        assert_eq!(format_ticks(t, "+00:00"), "2018-01-09T21:20:02.5000000+00:00");
+        assert_eq!(
+            format_ticks(t, "+00:00"),
+            "2018-01-09T21:20:02.5000000+00:00"
+        );
         assert_eq!(format_us_datetime(t), "1/9/2018 9:20:02 PM");
         let morning = crate::time::parse_timestamp("2026-10-05T00:07:09.9Z").unwrap();
         assert_eq!(format_us_datetime(morning), "10/5/2026 12:07:09 AM");

@@ -75,7 +75,9 @@ pub fn layout(head: &[u8]) -> Result<Option<Layout>, Undetectable> {
         return Ok(None);
     }
     if head.contains(&0) {
-        return Err(Undetectable("binary content (NUL bytes): not a text export".into()));
+        return Err(Undetectable(
+            "binary content (NUL bytes): not a text export".into(),
+        ));
     }
     if let Err(e) = std::str::from_utf8(head)
         && e.error_len().is_some()
@@ -94,7 +96,9 @@ pub fn layout(head: &[u8]) -> Result<Option<Layout>, Undetectable> {
 
 /// Detects the format of a file from its path and first bytes (BOM already removed).
 pub fn detect(path: &Path, head: &[u8]) -> Result<Detected, Undetectable> {
-    let Some(layout) = layout(head)? else { return Ok(Detected::Empty) };
+    let Some(layout) = layout(head)? else {
+        return Ok(Detected::Empty);
+    };
     let path_text = path.to_string_lossy().to_ascii_lowercase();
     let format = match layout {
         Layout::Csv => {
@@ -102,12 +106,20 @@ pub fn detect(path: &Path, head: &[u8]) -> Result<Detected, Undetectable> {
             let fields = csv_fields(first_line);
             if portal_csv::is_portal_header(&fields) {
                 InputFormat::PortalCsv
-            } else if fields.iter().any(|f| f.starts_with("TimeGenerated") || f == "ActivityDateTime") {
+            } else if fields
+                .iter()
+                .any(|f| f.starts_with("TimeGenerated") || f == "ActivityDateTime")
+            {
                 InputFormat::LogAnalytics
             } else {
                 return Err(Undetectable(format!(
                     "unrecognised CSV header (neither the admin center's 86-column download nor a Log Analytics export): {}",
-                    fields.iter().take(8).map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                    fields
+                        .iter()
+                        .take(8)
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -137,12 +149,18 @@ pub fn detect(path: &Path, head: &[u8]) -> Result<Detected, Undetectable> {
 
 /// The fields of one CSV line (the header), unquoted.
 fn csv_fields(line: &[u8]) -> Vec<String> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line);
     reader
         .records()
         .next()
         .and_then(Result::ok)
-        .map(|r| r.iter().map(|f| log_analytics::column_name(f).unwrap_or_else(|_| f.to_string())).collect())
+        .map(|r| {
+            r.iter()
+                .map(|f| log_analytics::column_name(f).unwrap_or_else(|_| f.to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -158,28 +176,67 @@ mod tests {
     fn json_forms() {
         use InputFormat::*;
         use Layout::*;
-        assert_eq!(det("a.json", "{\"@odata.context\": \"x\",\n\"value\": [").unwrap(), Detected::Export(Graph, JsonDocument));
-        assert_eq!(det("a.json", "[{\"id\":\"1\",\"activityDateTime\":\"x\"}]").unwrap(), Detected::Export(Graph, JsonDocument));
-        assert_eq!(det("a.ndjson", "{\"id\":\"1\",\"activityDateTime\":\"x\"}\n{}").unwrap(), Detected::Export(Graph, JsonLines));
         assert_eq!(
-            det("x/insights-logs-auditlogs/tenantId=t/y=2026/m=01/d=01/h=00/m=00/PT1H.json", "{\"time\":\"t\",\"properties\":{}}\r\n").unwrap(),
+            det("a.json", "{\"@odata.context\": \"x\",\n\"value\": [").unwrap(),
+            Detected::Export(Graph, JsonDocument)
+        );
+        assert_eq!(
+            det("a.json", "[{\"id\":\"1\",\"activityDateTime\":\"x\"}]").unwrap(),
+            Detected::Export(Graph, JsonDocument)
+        );
+        assert_eq!(
+            det("a.ndjson", "{\"id\":\"1\",\"activityDateTime\":\"x\"}\n{}").unwrap(),
+            Detected::Export(Graph, JsonLines)
+        );
+        assert_eq!(
+            det(
+                "x/insights-logs-auditlogs/tenantId=t/y=2026/m=01/d=01/h=00/m=00/PT1H.json",
+                "{\"time\":\"t\",\"properties\":{}}\r\n"
+            )
+            .unwrap(),
             Detected::Export(Diagnostic, JsonLines)
         );
-        assert_eq!(det("eh.json", "{\"records\": [").unwrap(), Detected::Export(Diagnostic, JsonDocument));
-        assert_eq!(det("la.json", "{\"tables\":[{").unwrap(), Detected::Export(LogAnalytics, JsonDocument));
-        assert_eq!(det("la.json", "[{\"TimeGenerated\":\"x\"}]").unwrap(), Detected::Export(LogAnalytics, JsonDocument));
+        assert_eq!(
+            det("eh.json", "{\"records\": [").unwrap(),
+            Detected::Export(Diagnostic, JsonDocument)
+        );
+        assert_eq!(
+            det("la.json", "{\"tables\":[{").unwrap(),
+            Detected::Export(LogAnalytics, JsonDocument)
+        );
+        assert_eq!(
+            det("la.json", "[{\"TimeGenerated\":\"x\"}]").unwrap(),
+            Detected::Export(LogAnalytics, JsonDocument)
+        );
     }
 
     #[test]
     fn csv_forms_and_failures() {
-        let portal = crate::ingest::portal_csv::header().iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(",");
-        assert_eq!(det("a.csv", &portal).unwrap(), Detected::Export(InputFormat::PortalCsv, Layout::Csv));
+        let portal = crate::ingest::portal_csv::header()
+            .iter()
+            .map(|h| format!("\"{h}\""))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(
+            det("a.csv", &portal).unwrap(),
+            Detected::Export(InputFormat::PortalCsv, Layout::Csv)
+        );
         assert_eq!(
             det("a.csv", "TimeGenerated [UTC],Id,OperationName\n").unwrap(),
             Detected::Export(InputFormat::LogAnalytics, Layout::Csv)
         );
-        assert!(det("a.csv", "name,age\n").unwrap_err().0.contains("`name`, `age`"));
+        assert!(
+            det("a.csv", "name,age\n")
+                .unwrap_err()
+                .0
+                .contains("`name`, `age`")
+        );
         assert_eq!(det("a.json", "  \n").unwrap(), Detected::Empty);
-        assert!(det("a.bin", "PK\u{3}\u{4}\0\0").unwrap_err().0.contains("binary"));
+        assert!(
+            det("a.bin", "PK\u{3}\u{4}\0\0")
+                .unwrap_err()
+                .0
+                .contains("binary")
+        );
     }
 }

@@ -17,7 +17,9 @@ pub fn is_envelope(o: Obj) -> bool {
 
 /// The tenant id of a `resourceId` like `/tenants/<tid>/providers/Microsoft.aadiam`.
 fn tenant_of_resource(resource_id: &str) -> Option<&str> {
-    let rest = resource_id.strip_prefix("/tenants/").or_else(|| resource_id.strip_prefix("/TENANTS/"))?;
+    let rest = resource_id
+        .strip_prefix("/tenants/")
+        .or_else(|| resource_id.strip_prefix("/TENANTS/"))?;
     rest.split('/').next().filter(|s| !s.is_empty())
 }
 
@@ -34,7 +36,9 @@ pub fn record_from_envelope(o: Obj) -> Result<AuditRecord, String> {
     let resource_id = o.string("resourceId")?;
     r.tenant_id = o.string("tenantId")?;
     if r.tenant_id.is_empty() {
-        r.tenant_id = tenant_of_resource(&resource_id).unwrap_or_default().to_string();
+        r.tenant_id = tenant_of_resource(&resource_id)
+            .unwrap_or_default()
+            .to_string();
     }
     r.resource_id = resource_id;
     r.operation_version = o.string("operationVersion")?;
@@ -46,12 +50,19 @@ pub fn record_from_envelope(o: Obj) -> Result<AuditRecord, String> {
     r.location = o.string("location")?;
     r.duration_ms = match o.get("durationMs") {
         None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| format!("`durationMs` is not an integer: {n}"))?,
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| format!("`durationMs` is not an integer: {n}"))?,
         Some(Value::String(s)) => s
             .trim()
             .parse()
             .map_err(|_| format!("`durationMs` is not an integer: {s:?}"))?,
-        Some(other) => return Err(format!("`durationMs` must be a number, found {}", graph::kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "`durationMs` must be a number, found {}",
+                graph::kind(other)
+            ));
+        }
     };
     if r.correlation_id.is_empty() {
         r.correlation_id = o.string("correlationId")?;

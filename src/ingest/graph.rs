@@ -107,7 +107,12 @@ pub fn initiated_by(v: Option<&Value>) -> Result<Option<InitiatedBy>, String> {
     let o = match v {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Object(m)) => Obj(m),
-        Some(other) => return Err(format!("`initiatedBy` must be an object, found {}", kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "`initiatedBy` must be an object, found {}",
+                kind(other)
+            ));
+        }
     };
     let user = match o.object("user")? {
         Some(u) => Some(UserIdentity {
@@ -147,13 +152,18 @@ fn array<'a>(v: Option<&'a Value>, name: &str) -> Result<Option<&'a Vec<Value>>,
 fn element<'a>(v: &'a Value, name: &str, i: usize) -> Result<Obj<'a>, String> {
     match v {
         Value::Object(m) => Ok(Obj(m)),
-        other => Err(format!("`{name}[{i}]` must be an object, found {}", kind(other))),
+        other => Err(format!(
+            "`{name}[{i}]` must be an object, found {}",
+            kind(other)
+        )),
     }
 }
 
 /// `targetResources`: null stays null, `[]` stays empty.
 pub fn target_resources(v: Option<&Value>) -> Result<Option<Vec<TargetResource>>, String> {
-    let Some(items) = array(v, "targetResources")? else { return Ok(None) };
+    let Some(items) = array(v, "targetResources")? else {
+        return Ok(None);
+    };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let t = element(item, "targetResources", i)?;
@@ -187,13 +197,18 @@ pub fn target_resources(v: Option<&Value>) -> Result<Option<Vec<TargetResource>>
 
 /// `additionalDetails`: a list of `{key, value}`; non-string values are kept as JSON text.
 pub fn additional_details(v: Option<&Value>) -> Result<Option<Vec<KeyValue>>, String> {
-    let Some(items) = array(v, "additionalDetails")? else { return Ok(None) };
+    let Some(items) = array(v, "additionalDetails")? else {
+        return Ok(None);
+    };
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
             let d = element(item, "additionalDetails", i)?;
-            Ok(KeyValue { key: d.text("key")?, value: d.text_or_json("value") })
+            Ok(KeyValue {
+                key: d.text("key")?,
+                value: d.text_or_json("value"),
+            })
         })
         .collect::<Result<Vec<_>, String>>()
         .map(Some)
@@ -232,13 +247,17 @@ pub fn record_from_graph(o: Obj) -> Result<AuditRecord, String> {
 pub fn add_detail(r: &mut AuditRecord, key: &str, value: String) {
     let details = r.additional_details.get_or_insert_with(Vec::new);
     if !details.iter().any(|d| d.key.as_deref() == Some(key)) {
-        details.push(KeyValue { key: Some(key.into()), value: Some(value) });
+        details.push(KeyValue {
+            key: Some(key.into()),
+            value: Some(value),
+        });
     }
 }
 
 /// Whether a JSON object looks like a Graph `directoryAudit` record.
 pub fn is_graph_record(o: Obj) -> bool {
-    o.get("activityDateTime").is_some() || (o.get("activityDisplayName").is_some() && o.get("id").is_some())
+    o.get("activityDateTime").is_some()
+        || (o.get("activityDisplayName").is_some() && o.get("id").is_some())
 }
 
 #[cfg(test)]
@@ -278,7 +297,15 @@ mod tests {
         let details = r.additional_details.unwrap();
         assert_eq!(details[0].value.as_deref(), Some("5"));
         assert_eq!(details[1].key.as_deref(), Some("User-Agent"));
-        assert_eq!(r.initiated_by.unwrap().user.unwrap().display_name.as_deref(), Some("Ada"));
+        assert_eq!(
+            r.initiated_by
+                .unwrap()
+                .user
+                .unwrap()
+                .display_name
+                .as_deref(),
+            Some("Ada")
+        );
     }
 
     #[test]

@@ -80,7 +80,11 @@ pub fn split_lines(
         if text.is_empty() {
             continue;
         }
-        if let Err(e) = on_element(Element { slot: Slot::Line, line: line_no, text: text.to_vec() }) {
+        if let Err(e) = on_element(Element {
+            slot: Slot::Line,
+            line: line_no,
+            text: text.to_vec(),
+        }) {
             return Ok(Some(Err(e)));
         }
     }
@@ -124,7 +128,10 @@ impl<'a> Scanner<'a> {
     /// Copies one whole JSON value into `out`. Errors describe what broke.
     fn capture(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
         let io = |e: std::io::Error| format!("read error: {e}");
-        let first = self.skip_ws().map_err(io)?.ok_or("unexpected end of file")?;
+        let first = self
+            .skip_ws()
+            .map_err(io)?
+            .ok_or("unexpected end of file")?;
         match first {
             b'{' | b'[' => {
                 let mut depth = 0usize;
@@ -182,7 +189,10 @@ impl<'a> Scanner<'a> {
                 out.push(self.bump().map_err(io)?.unwrap());
                 let mut escaped = false;
                 loop {
-                    let b = self.bump().map_err(io)?.ok_or("unexpected end of file inside a string")?;
+                    let b = self
+                        .bump()
+                        .map_err(io)?
+                        .ok_or("unexpected end of file inside a string")?;
                     out.push(b);
                     if escaped {
                         escaped = false;
@@ -212,8 +222,15 @@ impl<'a> Scanner<'a> {
                 self.bump().map_err(|e| e.to_string())?;
                 Ok(())
             }
-            Some(b) => Err(format!("expected `{}` {context}, found `{}`", want as char, printable(b))),
-            None => Err(format!("unexpected end of file: expected `{}` {context}", want as char)),
+            Some(b) => Err(format!(
+                "expected `{}` {context}, found `{}`",
+                want as char,
+                printable(b)
+            )),
+            None => Err(format!(
+                "unexpected end of file: expected `{}` {context}",
+                want as char
+            )),
         }
     }
 
@@ -267,7 +284,8 @@ impl<'a> Scanner<'a> {
             self.capture(&mut key).map_err(Stop::Broken)?;
             let key: String = serde_json::from_slice(&key)
                 .map_err(|_| Stop::Broken(format!("expected a member name {context}")))?;
-            self.expect(b':', &format!("after member `{key}`")).map_err(Stop::Broken)?;
+            self.expect(b':', &format!("after member `{key}`"))
+                .map_err(Stop::Broken)?;
             each(self, key)?;
             match self.skip_ws().map_err(io_stop)? {
                 Some(b',') => {
@@ -305,7 +323,11 @@ fn io_stop(e: std::io::Error) -> Stop {
 }
 
 fn printable(b: u8) -> String {
-    if b.is_ascii_graphic() { (b as char).to_string() } else { format!("\\x{b:02x}") }
+    if b.is_ascii_graphic() {
+        (b as char).to_string()
+    } else {
+        format!("\\x{b:02x}")
+    }
 }
 
 /// Keys of a top-level object whose array holds records.
@@ -318,8 +340,15 @@ pub fn split_document(
     reader: &mut dyn BufRead,
     on_element: &mut dyn FnMut(Element) -> crate::Result<()>,
 ) -> crate::Result<Option<Broken>> {
-    let mut sc = Scanner { reader, line: 1, partial: None };
-    let emit = |sc: &mut Scanner, slot: Slot, line: u64, on: &mut dyn FnMut(Element) -> crate::Result<()>| {
+    let mut sc = Scanner {
+        reader,
+        line: 1,
+        partial: None,
+    };
+    let emit = |sc: &mut Scanner,
+                slot: Slot,
+                line: u64,
+                on: &mut dyn FnMut(Element) -> crate::Result<()>| {
         let mut text = Vec::new();
         if let Err(reason) = sc.capture(&mut text) {
             sc.partial = Some((line, text));
@@ -339,7 +368,9 @@ pub fn split_document(
                 let peek = sc.skip_ws().map_err(io_stop)?;
                 if peek == Some(b'[') && RECORD_ARRAYS.iter().any(|k| key.eq_ignore_ascii_case(k)) {
                     let ctx = format!("in `{key}`");
-                    sc.array(&ctx, &mut |sc, line| emit(sc, Slot::Keyed(key.clone()), line, on_element))
+                    sc.array(&ctx, &mut |sc, line| {
+                        emit(sc, Slot::Keyed(key.clone()), line, on_element)
+                    })
                 } else if peek == Some(b'[') && key.eq_ignore_ascii_case("tables") {
                     sc.array("in `tables`", &mut |sc, _| {
                         let t = table;
@@ -408,7 +439,14 @@ mod tests {
         let (els, broken) = split(doc);
         assert!(broken.is_none());
         assert_eq!(els.len(), 2);
-        assert_eq!(els[0], (Slot::Keyed("value".into()), 3, "{\"id\": \"a\", \"s\": \"}]\\\"\"}".into()));
+        assert_eq!(
+            els[0],
+            (
+                Slot::Keyed("value".into()),
+                3,
+                "{\"id\": \"a\", \"s\": \"}]\\\"\"}".into()
+            )
+        );
         assert_eq!(els[1].1, 4);
     }
 
@@ -418,7 +456,9 @@ mod tests {
         assert_eq!(els.len(), 2);
         assert_eq!(els[1].0, Slot::TopArray);
         assert_eq!(els[1].1, 2);
-        let (els, _) = split(r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"Id","type":"string"}],"rows":[["x"],["y"]]}]}"#);
+        let (els, _) = split(
+            r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"Id","type":"string"}],"rows":[["x"],["y"]]}]}"#,
+        );
         assert_eq!(els.len(), 3);
         assert_eq!(els[0].0, Slot::TableColumns(0));
         assert_eq!(els[2], (Slot::TableRow(0), 1, "[\"y\"]".into()));

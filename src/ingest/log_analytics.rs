@@ -8,15 +8,48 @@ use super::graph::{self, Obj};
 use crate::record::AuditRecord;
 
 /// Columns Log Analytics adds that carry nothing of the event (ignored without a warning).
-const SYSTEM_COLUMNS: &[&str] = &["_BilledSize", "_IsBillable", "_ResourceId", "_SubscriptionId", "_TimeReceived", "_ItemId", "TenantId1"];
+const SYSTEM_COLUMNS: &[&str] = &[
+    "_BilledSize",
+    "_IsBillable",
+    "_ResourceId",
+    "_SubscriptionId",
+    "_TimeReceived",
+    "_ItemId",
+    "TenantId1",
+];
 
 /// Columns auditbook reads.
 const KNOWN_COLUMNS: &[&str] = &[
-    "TenantId", "SourceSystem", "TimeGenerated", "ResourceId", "OperationName", "OperationVersion",
-    "Category", "ResultType", "ResultSignature", "ResultDescription", "DurationMs", "CorrelationId",
-    "Resource", "ResourceGroup", "ResourceProvider", "Identity", "Level", "Location",
-    "AdditionalDetails", "Id", "InitiatedBy", "LoggedByService", "Result", "ResultReason",
-    "TargetResources", "AADTenantId", "ActivityDisplayName", "ActivityDateTime", "AADOperationType", "Type",
+    "TenantId",
+    "SourceSystem",
+    "TimeGenerated",
+    "ResourceId",
+    "OperationName",
+    "OperationVersion",
+    "Category",
+    "ResultType",
+    "ResultSignature",
+    "ResultDescription",
+    "DurationMs",
+    "CorrelationId",
+    "Resource",
+    "ResourceGroup",
+    "ResourceProvider",
+    "Identity",
+    "Level",
+    "Location",
+    "AdditionalDetails",
+    "Id",
+    "InitiatedBy",
+    "LoggedByService",
+    "Result",
+    "ResultReason",
+    "TargetResources",
+    "AADTenantId",
+    "ActivityDisplayName",
+    "ActivityDateTime",
+    "AADOperationType",
+    "Type",
 ];
 
 /// Normalizes a header: `TimeGenerated [UTC]` → `TimeGenerated`. Local-time columns are refused.
@@ -40,7 +73,10 @@ pub fn column_name(header: &str) -> Result<String, String> {
 /// Checks a header: the columns auditbook needs are there; returns the unknown ones (for a warning).
 pub fn check_columns(names: &[String]) -> Result<Vec<String>, String> {
     let has = |c: &str| names.iter().any(|n| n.eq_ignore_ascii_case(c));
-    let missing: Vec<&str> = ["Id", "ActivityDateTime"].into_iter().filter(|c| !has(c)).collect();
+    let missing: Vec<&str> = ["Id", "ActivityDateTime"]
+        .into_iter()
+        .filter(|c| !has(c))
+        .collect();
     if !missing.is_empty() || !(has("OperationName") || has("ActivityDisplayName")) {
         let mut m = missing.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>();
         if !(has("OperationName") || has("ActivityDisplayName")) {
@@ -78,10 +114,18 @@ fn dynamic(o: Obj, name: &str) -> Result<Option<Value>, String> {
 fn long(o: Obj, name: &str) -> Result<i64, String> {
     match o.get(name) {
         None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| format!("`{name}` is not an integer: {n}")),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| format!("`{name}` is not an integer: {n}")),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(0),
-        Some(Value::String(s)) => s.trim().parse().map_err(|_| format!("`{name}` is not an integer: {s:?}")),
-        Some(v) => Err(format!("`{name}` must be a number, found {}", graph::kind(v))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{name}` is not an integer: {s:?}")),
+        Some(v) => Err(format!(
+            "`{name}` must be a number, found {}",
+            graph::kind(v)
+        )),
     }
 }
 
@@ -134,7 +178,11 @@ pub fn record_from_row(o: Obj) -> Result<AuditRecord, String> {
 /// Zips a query-API row (an array) with its table's column names into a row object.
 pub fn zip_row(columns: &[String], row: Vec<Value>) -> Result<Map<String, Value>, String> {
     if row.len() != columns.len() {
-        return Err(format!("row has {} values but the table has {} columns", row.len(), columns.len()));
+        return Err(format!(
+            "row has {} values but the table has {} columns",
+            row.len(),
+            columns.len()
+        ));
     }
     Ok(columns.iter().cloned().zip(row).collect())
 }
@@ -155,7 +203,8 @@ pub fn table_columns(v: &Value) -> Result<Vec<String>, String> {
 
 /// Whether an object looks like a Log Analytics row.
 pub fn is_row(o: Obj) -> bool {
-    o.get("TimeGenerated").is_some() || (o.get("OperationName").is_some() && o.get("ActivityDateTime").is_some())
+    o.get("TimeGenerated").is_some()
+        || (o.get("OperationName").is_some() && o.get("ActivityDateTime").is_some())
 }
 
 #[cfg(test)]
@@ -176,18 +225,39 @@ mod tests {
         });
         let r = record_from_row(Obj(v.as_object().unwrap())).unwrap();
         assert_eq!(r.time_generated - r.activity_date_time, 2_583_190_700);
-        assert_eq!(r.target_resources.unwrap()[0].type_.as_deref(), Some("AccessPackage"));
+        assert_eq!(
+            r.target_resources.unwrap()[0].type_.as_deref(),
+            Some("AccessPackage")
+        );
         assert_eq!(r.additional_details, None);
-        assert_eq!(r.initiated_by.unwrap().user.unwrap().user_principal_name.as_deref(), Some("a@b"));
+        assert_eq!(
+            r.initiated_by
+                .unwrap()
+                .user
+                .unwrap()
+                .user_principal_name
+                .as_deref(),
+            Some("a@b")
+        );
     }
 
     #[test]
     fn headers() {
         assert_eq!(column_name("TimeGenerated [UTC]").unwrap(), "TimeGenerated");
-        assert!(column_name("TimeGenerated [Local Time]").unwrap_err().contains("UTC"));
-        let cols: Vec<String> = ["Id", "ActivityDateTime", "OperationName", "Foo", "_BilledSize"]
-            .map(String::from)
-            .to_vec();
+        assert!(
+            column_name("TimeGenerated [Local Time]")
+                .unwrap_err()
+                .contains("UTC")
+        );
+        let cols: Vec<String> = [
+            "Id",
+            "ActivityDateTime",
+            "OperationName",
+            "Foo",
+            "_BilledSize",
+        ]
+        .map(String::from)
+        .to_vec();
         assert_eq!(check_columns(&cols).unwrap(), vec!["Foo".to_string()]);
         let e = check_columns(&["Foo".to_string()]).unwrap_err();
         assert!(e.contains("`Id`") && e.contains("Foo"), "{e}");
@@ -195,8 +265,12 @@ mod tests {
 
     #[test]
     fn bad_dynamic_text_names_column() {
-        let v = json!({"Id": "x", "ActivityDateTime": "2026-01-01T00:00:00Z", "TargetResources": "[{"});
+        let v =
+            json!({"Id": "x", "ActivityDateTime": "2026-01-01T00:00:00Z", "TargetResources": "[{"});
         let e = record_from_row(Obj(v.as_object().unwrap())).unwrap_err();
-        assert!(e.starts_with("`TargetResources` is not valid JSON text"), "{e}");
+        assert!(
+            e.starts_with("`TargetResources` is not valid JSON text"),
+            "{e}"
+        );
     }
 }

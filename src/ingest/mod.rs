@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use crate::Result;
 use crate::record::AuditRecord;
 use crate::store::{Dataset, Rejected, Transaction};
-use crate::Result;
 
 pub mod detect;
 pub mod diagnostic;
@@ -36,6 +36,8 @@ pub struct IngestSummary {
     pub duplicates: u64,
     pub rejected: u64,
     pub files: Vec<FileReport>,
+    /// Files of walked directories left out for their name (README.md, ...).
+    pub skipped: Vec<PathBuf>,
     /// Days (`YYYY-MM-DD`) that received new records.
     pub days: Vec<String>,
     /// Where this ingest's rejected records are kept, if any were rejected.
@@ -63,7 +65,8 @@ impl TxSink<'_, '_> {
     fn tick(&mut self) {
         self.seen += 1;
         if self.seen % 4096 == 0 {
-            self.progress.set_position(self.bytes.load(Ordering::Relaxed));
+            self.progress
+                .set_position(self.bytes.load(Ordering::Relaxed));
         }
     }
 }
@@ -74,7 +77,14 @@ impl read::Sink for TxSink<'_, '_> {
         self.tx.add(record)
     }
 
-    fn reject(&mut self, file: &Path, format: &str, at: read::Position, reason: &str, raw: &[u8]) -> Result<()> {
+    fn reject(
+        &mut self,
+        file: &Path,
+        format: &str,
+        at: read::Position,
+        reason: &str,
+        raw: &[u8],
+    ) -> Result<()> {
         self.tick();
         self.tx.reject(&Rejected {
             file: file.display().to_string(),
@@ -89,12 +99,30 @@ impl read::Sink for TxSink<'_, '_> {
 
 /// Ingests `paths` (files and directories) into the dataset at `data`. `say` receives one line per
 /// file (what was detected, what was rejected) and notices such as waiting for the lock.
-pub fn ingest(data: &Path, paths: &[PathBuf], opts: &IngestOptions, say: &mut dyn FnMut(String)) -> Result<IngestSummary> {
-    let files = source::expand_paths(paths)?;
-    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+pub fn ingest(
+    data: &Path,
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    say: &mut dyn FnMut(String),
+) -> Result<IngestSummary> {
+    let source::Expanded { files, skipped } = source::expand_paths(paths)?;
+    for s in &skipped {
+        say(format!(
+            "{}: skipped (not an export file name: .json, .ndjson, .jsonl, .csv, optionally .gz)",
+            s.display()
+        ));
+    }
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let mut waited = None;
     let dataset = Dataset::open_for_write(data, || {
-        waited = Some(format!("waiting: another auditbook ingest holds the lock on {}", data.display()));
+        waited = Some(format!(
+            "waiting: another auditbook ingest holds the lock on {}",
+            data.display()
+        ));
     })?;
     if let Some(w) = waited {
         say(w);
@@ -115,7 +143,12 @@ pub fn ingest(data: &Path, paths: &[PathBuf], opts: &IngestOptions, say: &mut dy
     for file in &files {
         progress.set_message(source::logical_name(file));
         let mut reader = source::open(file, bytes.clone())?;
-        let mut sink = TxSink { tx: &mut tx, progress: &progress, bytes: &bytes, seen: 0 };
+        let mut sink = TxSink {
+            tx: &mut tx,
+            progress: &progress,
+            bytes: &bytes,
+            seen: 0,
+        };
         let report = read::read_file(file, &mut reader, opts.format, &mut sink)?;
         progress.suspend(|| say(describe(&report)));
         reports.push(report);
@@ -131,6 +164,7 @@ pub fn ingest(data: &Path, paths: &[PathBuf], opts: &IngestOptions, say: &mut dy
         duplicates: stats.duplicates,
         rejected: stats.rejected,
         files: reports,
+        skipped,
         days: stats.days,
         quarantine: stats.quarantine,
         bytes: bytes.load(Ordering::Relaxed),
@@ -147,7 +181,10 @@ pub fn ingest(data: &Path, paths: &[PathBuf], opts: &IngestOptions, say: &mut dy
 /// One line about a file: what it was read as, and what went wrong.
 pub fn describe(r: &FileReport) -> String {
     let how = match (r.format, r.layout) {
-        (Some(f), Some(l)) => format!("{} {f} ({l})", if r.detected { "detected" } else { "read as" }),
+        (Some(f), Some(l)) => format!(
+            "{} {f} ({l})",
+            if r.detected { "detected" } else { "read as" }
+        ),
         _ => "not readable".to_string(),
     };
     let mut line = format!("{}: {how}, {} record(s)", r.path, r.read);

@@ -6,16 +6,31 @@
 use sha2::{Digest, Sha256};
 
 use super::diagnostic::hex;
-use crate::record::{AppIdentity, AuditRecord, InitiatedBy, KeyValue, ModifiedProperty, TargetResource, UserIdentity};
+use crate::record::{
+    AppIdentity, AuditRecord, InitiatedBy, KeyValue, ModifiedProperty, TargetResource, UserIdentity,
+};
 use crate::time::parse_timestamp;
 
 pub const TARGETS: usize = 3;
 pub const PROPERTIES_PER_TARGET: usize = 5;
 pub const DETAILS: usize = 6;
 const ACTOR_COLUMNS: [&str; 17] = [
-    "Date (UTC)", "CorrelationId", "Service", "Category", "Activity", "Result", "ResultReason",
-    "User Agent", "ActorType", "ActorDisplayName", "ActorObjectId", "ActorUserPrincipalName",
-    "IPAddress", "ActorHomeTenantId", "ActorHomeTenantName", "ActorServicePrincipalId",
+    "Date (UTC)",
+    "CorrelationId",
+    "Service",
+    "Category",
+    "Activity",
+    "Result",
+    "ResultReason",
+    "User Agent",
+    "ActorType",
+    "ActorDisplayName",
+    "ActorObjectId",
+    "ActorUserPrincipalName",
+    "IPAddress",
+    "ActorHomeTenantId",
+    "ActorHomeTenantName",
+    "ActorServicePrincipalId",
     "ActorServicePrincipalName",
 ];
 const TARGET_WIDTH: usize = 4 + PROPERTIES_PER_TARGET * 3;
@@ -47,7 +62,9 @@ pub fn header() -> Vec<String> {
 /// columns follow the pattern (the portal translates the first ones).
 pub fn is_portal_header(fields: &[String]) -> bool {
     fields.len() == COLUMNS
-        && (fields[0].contains("UTC") || fields[17].starts_with("Target1") || fields[1] == "CorrelationId")
+        && (fields[0].contains("UTC")
+            || fields[17].starts_with("Target1")
+            || fields[1] == "CorrelationId")
 }
 
 /// Checks a header. Ok(None): English. Ok(Some(note)): other names, mapped by position.
@@ -66,7 +83,14 @@ pub fn check_header(fields: &[String]) -> Result<Option<String>, String> {
             if unknown.is_empty() {
                 String::new()
             } else {
-                format!("; unknown column(s): {}", unknown.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", "))
+                format!(
+                    "; unknown column(s): {}",
+                    unknown
+                        .iter()
+                        .map(|u| format!("`{u}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
         ));
     }
@@ -83,7 +107,12 @@ pub fn check_header(fields: &[String]) -> Result<Option<String>, String> {
         Ok(Some(format!(
             "header names differ from the English download ({} of {COLUMNS}), mapping by position: {}{}",
             differing.len(),
-            differing.iter().take(3).cloned().collect::<Vec<_>>().join("; "),
+            differing
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
             if differing.len() > 3 { "; ..." } else { "" }
         )))
     }
@@ -102,7 +131,10 @@ pub struct PortalRow {
 /// Converts one data row of exactly [`COLUMNS`] fields.
 pub fn record_from_row(f: &[String]) -> Result<PortalRow, String> {
     if f.len() != COLUMNS {
-        return Err(format!("row has {} fields, the header has {COLUMNS}", f.len()));
+        return Err(format!(
+            "row has {} fields, the header has {COLUMNS}",
+            f.len()
+        ));
     }
     let time = parse_timestamp(&f[0]).map_err(|e| format!("`Date (UTC)`: {e}"))?;
     let actor_type = f[8].to_ascii_lowercase();
@@ -157,11 +189,21 @@ pub fn record_from_row(f: &[String]) -> Result<PortalRow, String> {
     let mut details: Vec<KeyValue> = (0..DETAILS)
         .map(|d| (&f[DETAILS_START + d * 2], &f[DETAILS_START + d * 2 + 1]))
         .filter(|(k, v)| !k.is_empty() || !v.is_empty())
-        .map(|(k, v)| KeyValue { key: opt(k), value: opt(v) })
+        .map(|(k, v)| KeyValue {
+            key: opt(k),
+            value: opt(v),
+        })
         .collect();
     truncated |= details.len() == DETAILS;
-    if !f[7].is_empty() && !details.iter().any(|d| d.key.as_deref() == Some("User-Agent")) {
-        details.push(KeyValue { key: Some("User-Agent".into()), value: Some(f[7].clone()) });
+    if !f[7].is_empty()
+        && !details
+            .iter()
+            .any(|d| d.key.as_deref() == Some("User-Agent"))
+    {
+        details.push(KeyValue {
+            key: Some("User-Agent".into()),
+            value: Some(f[7].clone()),
+        });
     }
 
     let mut hasher = Sha256::new();
@@ -185,7 +227,10 @@ pub fn record_from_row(f: &[String]) -> Result<PortalRow, String> {
         additional_details: Some(details),
         ..Default::default()
     };
-    Ok(PortalRow { record, possibly_truncated: truncated })
+    Ok(PortalRow {
+        record,
+        possibly_truncated: truncated,
+    })
 }
 
 #[cfg(test)]
@@ -222,8 +267,20 @@ mod tests {
         assert_eq!(check_header(&h).unwrap(), None);
         let mut es = h.clone();
         es[0] = "Fecha (UTC)".into();
-        assert!(check_header(&es).unwrap().unwrap().contains("`Fecha (UTC)` taken as `Date (UTC)`"));
-        let e = check_header(&h[..80].iter().cloned().chain(["Bogus".to_string()]).collect::<Vec<_>>()).unwrap_err();
+        assert!(
+            check_header(&es)
+                .unwrap()
+                .unwrap()
+                .contains("`Fecha (UTC)` taken as `Date (UTC)`")
+        );
+        let e = check_header(
+            &h[..80]
+                .iter()
+                .cloned()
+                .chain(["Bogus".to_string()])
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_err();
         assert!(e.contains("found 81") && e.contains("`Bogus`"), "{e}");
     }
 
@@ -235,15 +292,31 @@ mod tests {
         assert!(a.record.id.starts_with("portal_"));
         let r = a.record;
         assert_eq!(r.result, "success");
-        assert_eq!(r.activity_date_time, parse_timestamp("2026-10-01T14:05:09Z").unwrap());
+        assert_eq!(
+            r.activity_date_time,
+            parse_timestamp("2026-10-01T14:05:09Z").unwrap()
+        );
         let app = r.initiated_by.unwrap().app.unwrap();
-        assert_eq!(app.display_name.as_deref(), Some("Azure AD Identity Governance - User Management"));
+        assert_eq!(
+            app.display_name.as_deref(),
+            Some("Azure AD Identity Governance - User Management")
+        );
         assert_eq!(app.service_principal_id.as_deref(), Some("sp-1"));
         let t = &r.target_resources.unwrap()[0];
         assert_eq!(t.id.as_deref(), Some("sp-app"));
         let p = &t.modified_properties.as_ref().unwrap()[0];
-        assert_eq!((p.display_name.as_deref(), p.old_value.as_deref(), p.new_value.as_deref()), (Some("AppRole.DisplayName"), None, Some("\"Reader\"")));
-        assert_eq!(r.additional_details.unwrap()[0].value.as_deref(), Some("ap-1"));
+        assert_eq!(
+            (
+                p.display_name.as_deref(),
+                p.old_value.as_deref(),
+                p.new_value.as_deref()
+            ),
+            (Some("AppRole.DisplayName"), None, Some("\"Reader\""))
+        );
+        assert_eq!(
+            r.additional_details.unwrap()[0].value.as_deref(),
+            Some("ap-1")
+        );
         let mut other = row();
         other[4] = "Remove app role assignment from user".into();
         assert_ne!(record_from_row(&other).unwrap().record.id, b.record.id);

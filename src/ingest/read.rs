@@ -26,7 +26,14 @@ pub struct Position {
 /// Receives the records of a file.
 pub trait Sink {
     fn accept(&mut self, record: AuditRecord) -> Result<()>;
-    fn reject(&mut self, file: &Path, format: &str, at: Position, reason: &str, raw: &[u8]) -> Result<()>;
+    fn reject(
+        &mut self,
+        file: &Path,
+        format: &str,
+        at: Position,
+        reason: &str,
+        raw: &[u8],
+    ) -> Result<()>;
 }
 
 /// What reading one file found.
@@ -44,8 +51,13 @@ pub struct FileReport {
 }
 
 /// Reads one file into `sink`.
-pub fn read_file(path: &Path, reader: &mut dyn BufRead, format: InputFormat, sink: &mut dyn Sink) -> Result<FileReport> {
-    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
+pub fn read_file(
+    path: &Path,
+    reader: &mut dyn BufRead,
+    format: InputFormat,
+    sink: &mut dyn Sink,
+) -> Result<FileReport> {
+    let head = reader.fill_buf().map(<[u8]>::to_vec);
     let mut file = FileReader {
         path,
         format_name: String::new(),
@@ -60,6 +72,18 @@ pub fn read_file(path: &Path, reader: &mut dyn BufRead, format: InputFormat, sin
             notes: Vec::new(),
         },
         sink,
+    };
+    let head = match head {
+        Ok(head) => head,
+        Err(e) => {
+            file.format_name = "unknown".into();
+            file.reject(
+                Position { line: 1, record: 1 },
+                &format!("whole file rejected: read error: {e}"),
+                b"",
+            )?;
+            return Ok(file.report);
+        }
     };
     let detected = if format == InputFormat::Auto {
         detect::detect(path, &head)
@@ -76,7 +100,11 @@ pub fn read_file(path: &Path, reader: &mut dyn BufRead, format: InputFormat, sin
             file.format_name = "unknown".into();
             let mut raw = head;
             raw.truncate(4096);
-            file.reject(Position { line: 1, record: 1 }, &format!("whole file rejected: {reason}"), &raw)?;
+            file.reject(
+                Position { line: 1, record: 1 },
+                &format!("whole file rejected: {reason}"),
+                &raw,
+            )?;
             return Ok(file.report);
         }
     };
@@ -102,17 +130,29 @@ pub fn read_file(path: &Path, reader: &mut dyn BufRead, format: InputFormat, sin
         }
         (_, Layout::JsonLines) => {
             let mut ctx = JsonContext::default();
-            let outcome = json_stream::split_lines(reader, &mut |el| file.element(format, el, &mut ctx))
-                .map_err(|e| Error::io(path, e))?;
-            if let Some(r) = outcome {
-                r?;
+            let mut last_line = 0;
+            let outcome = json_stream::split_lines(reader, &mut |el| {
+                last_line = el.line;
+                file.element(format, el, &mut ctx)
+            });
+            match outcome {
+                Ok(Some(r)) => r?,
+                Ok(None) => {}
+                Err(e) => {
+                    let at = file.next_position(last_line + 1);
+                    file.reject(at, &format!("read error after line {last_line}: {e}; the rest of the file could not be read"), b"")?;
+                }
             }
         }
         (_, Layout::JsonDocument) => {
             let mut ctx = JsonContext::default();
-            let broken = json_stream::split_document(reader, &mut |el| file.element(format, el, &mut ctx))?;
+            let broken =
+                json_stream::split_document(reader, &mut |el| file.element(format, el, &mut ctx))?;
             if let Some(b) = broken {
-                let at = Position { line: b.line, record: file.report.read + 1 };
+                let at = Position {
+                    line: b.line,
+                    record: file.report.read + 1,
+                };
                 file.reject(at, &format!("broken JSON document: {}; the rest of the file could not be split into records", b.reason), &b.tail)?;
             }
         }
@@ -137,16 +177,25 @@ struct FileReader<'a> {
 
 impl FileReader<'_> {
     fn next_position(&self, line: u64) -> Position {
-        Position { line, record: self.report.read + 1 }
+        Position {
+            line,
+            record: self.report.read + 1,
+        }
     }
 
     fn reject(&mut self, at: Position, reason: &str, raw: &[u8]) -> Result<()> {
         self.report.read += 1;
         self.report.rejected += 1;
-        self.sink.reject(self.path, &self.format_name, at, reason, raw)
+        self.sink
+            .reject(self.path, &self.format_name, at, reason, raw)
     }
 
-    fn accept_or_reject(&mut self, line: u64, converted: std::result::Result<AuditRecord, String>, raw: &dyn Fn() -> Vec<u8>) -> Result<()> {
+    fn accept_or_reject(
+        &mut self,
+        line: u64,
+        converted: std::result::Result<AuditRecord, String>,
+        raw: &dyn Fn() -> Vec<u8>,
+    ) -> Result<()> {
         match converted {
             Ok(mut r) => {
                 r.fill_derived();
@@ -172,18 +221,30 @@ impl FileReader<'_> {
         match el.slot {
             Slot::TableColumns(t) => {
                 match log_analytics::table_columns(&value).and_then(|cols| {
-                    let cols = cols.iter().map(|c| log_analytics::column_name(c)).collect::<std::result::Result<Vec<_>, _>>()?;
+                    let cols = cols
+                        .iter()
+                        .map(|c| log_analytics::column_name(c))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
                     let unknown = log_analytics::check_columns(&cols)?;
                     Ok((cols, unknown))
                 }) {
                     Ok((cols, unknown)) => {
                         if !unknown.is_empty() {
-                            self.report.notes.push(format!("table {t}: columns not in AuditLogs, ignored: {}", unknown.join(", ")));
+                            self.report.notes.push(format!(
+                                "table {t}: columns not in AuditLogs, ignored: {}",
+                                unknown.join(", ")
+                            ));
                         }
                         ctx.tables.resize(ctx.tables.len().max(t + 1), None);
                         ctx.tables[t] = Some(cols);
                     }
-                    Err(e) => return Err(Error::Invalid(format!("{}:{}: {e}", self.path.display(), el.line))),
+                    Err(e) => {
+                        return Err(Error::Invalid(format!(
+                            "{}:{}: {e}",
+                            self.path.display(),
+                            el.line
+                        )));
+                    }
                 }
                 Ok(())
             }
@@ -192,17 +253,30 @@ impl FileReader<'_> {
                     (None, _) => Err("table row before the table's `columns`".to_string()),
                     (Some(cols), Value::Array(row)) => log_analytics::zip_row(&cols, row)
                         .and_then(|m| log_analytics::record_from_row(Obj(&m))),
-                    (Some(_), other) => Err(format!("a table row must be an array, found {}", graph::kind(&other))),
+                    (Some(_), other) => Err(format!(
+                        "a table row must be an array, found {}",
+                        graph::kind(&other)
+                    )),
                 };
                 self.accept_or_reject(el.line, converted, &|| el.text.clone())
             }
-            Slot::Line | Slot::TopArray | Slot::Keyed(_) => self.json_value(format, el.line, value, &el.text, 0, ctx),
+            Slot::Line | Slot::TopArray | Slot::Keyed(_) => {
+                self.json_value(format, el.line, value, &el.text, 0, ctx)
+            }
         }
     }
 
     /// A JSON value that is a record, or a container of records (a Graph page, a diagnostic
     /// `{"records":[...]}` wrapper, an array of those).
-    fn json_value(&mut self, format: InputFormat, line: u64, value: Value, raw: &[u8], depth: u8, ctx: &mut JsonContext) -> Result<()> {
+    fn json_value(
+        &mut self,
+        format: InputFormat,
+        line: u64,
+        value: Value,
+        raw: &[u8],
+        depth: u8,
+        ctx: &mut JsonContext,
+    ) -> Result<()> {
         // A whole query-API response on one line: its tables go through the streaming path.
         if let Value::Object(m) = &value
             && let Some(Value::Array(tables)) = Obj(m).get("tables")
@@ -211,10 +285,31 @@ impl FileReader<'_> {
             for (t, table) in tables.iter().enumerate() {
                 let cols = table.get("columns").cloned().unwrap_or(Value::Null);
                 let text = serde_json::to_vec(&cols).unwrap_or_default();
-                self.element(format, Element { slot: Slot::TableColumns(base + t), line, text }, ctx)?;
-                for row in table.get("rows").and_then(Value::as_array).into_iter().flatten() {
+                self.element(
+                    format,
+                    Element {
+                        slot: Slot::TableColumns(base + t),
+                        line,
+                        text,
+                    },
+                    ctx,
+                )?;
+                for row in table
+                    .get("rows")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let text = serde_json::to_vec(row).unwrap_or_default();
-                    self.element(format, Element { slot: Slot::TableRow(base + t), line, text }, ctx)?;
+                    self.element(
+                        format,
+                        Element {
+                            slot: Slot::TableRow(base + t),
+                            line,
+                            text,
+                        },
+                        ctx,
+                    )?;
                 }
             }
             return Ok(());
@@ -224,7 +319,9 @@ impl FileReader<'_> {
                 Value::Array(_) => true,
                 Value::Object(m) => {
                     let o = Obj(m);
-                    ["value", "records"].iter().any(|k| matches!(o.get(k), Some(Value::Array(_))))
+                    ["value", "records"]
+                        .iter()
+                        .any(|k| matches!(o.get(k), Some(Value::Array(_))))
                 }
                 _ => false,
             };
@@ -232,7 +329,13 @@ impl FileReader<'_> {
                 let items = match value {
                     Value::Array(items) => items,
                     Value::Object(mut m) => {
-                        let key = m.keys().find(|k| k.eq_ignore_ascii_case("value") || k.eq_ignore_ascii_case("records")).cloned().unwrap();
+                        let key = m
+                            .keys()
+                            .find(|k| {
+                                k.eq_ignore_ascii_case("value") || k.eq_ignore_ascii_case("records")
+                            })
+                            .cloned()
+                            .unwrap();
                         match m.remove(&key) {
                             Some(Value::Array(items)) => items,
                             _ => unreachable!("checked above"),
@@ -249,17 +352,28 @@ impl FileReader<'_> {
         }
         let converted = match &value {
             Value::Object(m) => convert_object(format, Obj(m)),
-            other => Err(format!("expected a record (a JSON object), found {}", graph::kind(other))),
+            other => Err(format!(
+                "expected a record (a JSON object), found {}",
+                graph::kind(other)
+            )),
         };
         self.accept_or_reject(line, converted, &|| raw.to_vec())
     }
 
     fn csv_reader<'r>(reader: &'r mut dyn BufRead) -> csv::Reader<&'r mut dyn BufRead> {
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader)
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader)
     }
 
     /// Iterates the data rows of a CSV file after its header, as text fields with their line.
-    fn csv_rows(&mut self, reader: &mut dyn BufRead, mut header: impl FnMut(&mut Self, &[String]) -> Result<()>, mut row: impl FnMut(&mut Self, u64, Vec<String>) -> Result<()>) -> Result<()> {
+    fn csv_rows(
+        &mut self,
+        reader: &mut dyn BufRead,
+        mut header: impl FnMut(&mut Self, &[String]) -> Result<()>,
+        mut row: impl FnMut(&mut Self, u64, Vec<String>) -> Result<()>,
+    ) -> Result<()> {
         let mut csv = Self::csv_reader(reader);
         let mut record = csv::ByteRecord::new();
         let mut first = true;
@@ -335,11 +449,16 @@ impl FileReader<'_> {
                     .iter()
                     .map(|h| log_analytics::column_name(h))
                     .collect::<std::result::Result<Vec<_>, _>>()
-                    .and_then(|cols| log_analytics::check_columns(&cols).map(|unknown| (cols, unknown)));
+                    .and_then(|cols| {
+                        log_analytics::check_columns(&cols).map(|unknown| (cols, unknown))
+                    });
                 match cols {
                     Ok((cols, unknown)) => {
                         if !unknown.is_empty() {
-                            me.report.notes.push(format!("columns not in AuditLogs, ignored: {}", unknown.join(", ")));
+                            me.report.notes.push(format!(
+                                "columns not in AuditLogs, ignored: {}",
+                                unknown.join(", ")
+                            ));
                         }
                         me.columns = cols;
                         Ok(())
@@ -349,10 +468,18 @@ impl FileReader<'_> {
             },
             |me, line, fields| {
                 let converted = if fields.len() != me.columns.len() {
-                    Err(format!("row has {} fields, the header has {}", fields.len(), me.columns.len()))
+                    Err(format!(
+                        "row has {} fields, the header has {}",
+                        fields.len(),
+                        me.columns.len()
+                    ))
                 } else {
-                    let m: serde_json::Map<String, Value> =
-                        me.columns.iter().cloned().zip(fields.iter().cloned().map(Value::String)).collect();
+                    let m: serde_json::Map<String, Value> = me
+                        .columns
+                        .iter()
+                        .cloned()
+                        .zip(fields.iter().cloned().map(Value::String))
+                        .collect();
                     log_analytics::record_from_row(Obj(&m))
                 };
                 me.accept_or_reject(line, converted, &|| csv_fields_line(&fields))
@@ -379,7 +506,9 @@ fn convert_object(format: InputFormat, o: Obj) -> std::result::Result<AuditRecor
             }
         }
         _ => {
-            if diagnostic::is_envelope(o) || (log_analytics::is_row(o) && !graph::is_graph_record(o)) {
+            if diagnostic::is_envelope(o)
+                || (log_analytics::is_row(o) && !graph::is_graph_record(o))
+            {
                 Err(not_a(format, o))
             } else {
                 graph::record_from_graph(o)
@@ -399,7 +528,10 @@ fn not_a(format: InputFormat, o: Obj) -> String {
         "an object of unknown shape"
     };
     let keys: Vec<&str> = o.0.keys().map(String::as_str).take(8).collect();
-    format!("not a {format} record: found {what} (members: {})", keys.join(", "))
+    format!(
+        "not a {format} record: found {what} (members: {})",
+        keys.join(", ")
+    )
 }
 
 /// A row's fields written back as one CSV line (for the quarantine).
@@ -430,19 +562,32 @@ mod tests {
             self.ok.push(record);
             Ok(())
         }
-        fn reject(&mut self, _: &Path, _: &str, at: Position, reason: &str, raw: &[u8]) -> Result<()> {
-            self.bad.push((at, reason.to_string(), String::from_utf8_lossy(raw).into_owned()));
+        fn reject(
+            &mut self,
+            _: &Path,
+            _: &str,
+            at: Position,
+            reason: &str,
+            raw: &[u8],
+        ) -> Result<()> {
+            self.bad.push((
+                at,
+                reason.to_string(),
+                String::from_utf8_lossy(raw).into_owned(),
+            ));
             Ok(())
         }
     }
 
     fn read(name: &str, content: &str, format: InputFormat) -> (FileReport, Collect) {
         let mut sink = Collect::default();
-        let report = read_file(Path::new(name), &mut content.as_bytes(), format, &mut sink).unwrap();
+        let report =
+            read_file(Path::new(name), &mut content.as_bytes(), format, &mut sink).unwrap();
         (report, sink)
     }
 
-    const REC: &str = r#"{"id":"a1","activityDateTime":"2026-01-02T03:04:05Z","activityDisplayName":"X"}"#;
+    const REC: &str =
+        r#"{"id":"a1","activityDateTime":"2026-01-02T03:04:05Z","activityDisplayName":"X"}"#;
 
     #[test]
     fn ndjson_with_garbage_lines_keeps_positions() {
@@ -453,13 +598,20 @@ mod tests {
         assert_eq!((report.read, report.rejected), (3, 1));
         assert_eq!(sink.ok.len(), 2);
         assert_eq!(sink.bad[0].0, Position { line: 2, record: 2 });
-        assert!(sink.bad[0].1.starts_with("invalid JSON"), "{}", sink.bad[0].1);
+        assert!(
+            sink.bad[0].1.starts_with("invalid JSON"),
+            "{}",
+            sink.bad[0].1
+        );
         assert_eq!(sink.bad[0].2, "not json");
     }
 
     #[test]
     fn array_of_pages_and_bare_array() {
-        let pages = format!("[{{\"@odata.context\":\"c\",\"value\":[{REC}]}},{{\"value\":[{}]}}]", REC.replace("a1", "a2"));
+        let pages = format!(
+            "[{{\"@odata.context\":\"c\",\"value\":[{REC}]}},{{\"value\":[{}]}}]",
+            REC.replace("a1", "a2")
+        );
         let (report, sink) = read("p.json", &pages, InputFormat::Auto);
         assert_eq!((report.read, report.rejected), (2, 0));
         assert_eq!(sink.ok[1].id, "a2");
@@ -471,7 +623,13 @@ mod tests {
     fn wrong_kind_of_record_for_explicit_format() {
         let (report, sink) = read("d.json", REC, InputFormat::Diagnostic);
         assert_eq!(report.rejected, 1);
-        assert!(sink.bad[0].1.contains("not a diagnostic record: found a Graph directoryAudit record"), "{}", sink.bad[0].1);
+        assert!(
+            sink.bad[0]
+                .1
+                .contains("not a diagnostic record: found a Graph directoryAudit record"),
+            "{}",
+            sink.bad[0].1
+        );
     }
 
     #[test]
@@ -494,8 +652,17 @@ mod tests {
         let (report, sink) = read("la.json", doc, InputFormat::Auto);
         assert_eq!(report.format, Some(InputFormat::LogAnalytics));
         assert_eq!((report.read, report.rejected), (3, 2));
-        assert_eq!(sink.ok[0].target_resources.as_ref().unwrap()[0].id.as_deref(), Some("t"));
+        assert_eq!(
+            sink.ok[0].target_resources.as_ref().unwrap()[0]
+                .id
+                .as_deref(),
+            Some("t")
+        );
         assert_eq!(sink.bad[0].0.line, 3);
-        assert!(sink.bad[1].1.contains("row has 1 values"), "{}", sink.bad[1].1);
+        assert!(
+            sink.bad[1].1.contains("row has 1 values"),
+            "{}",
+            sink.bad[1].1
+        );
     }
 }

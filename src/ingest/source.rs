@@ -11,22 +11,42 @@ use flate2::read::MultiGzDecoder;
 
 use crate::{Error, Result};
 
+/// Extensions of export files, looked for when walking a directory (`.gz` of these too).
+const EXPORT_EXTENSIONS: &[&str] = &["json", "ndjson", "jsonl", "csv"];
+
+/// The files to ingest, and the files of walked directories left out.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub files: Vec<PathBuf>,
+    /// Files inside directories whose name is not an export's (`README.md`, ...).
+    pub skipped: Vec<PathBuf>,
+}
+
 /// Expands files and directories (walked recursively, in name order) into the files to ingest.
-/// Hidden entries (`.name`) inside directories are skipped; a path given explicitly never is.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// Inside directories, hidden entries (`.name`) and files without an export extension
+/// (`.json`, `.ndjson`, `.jsonl`, `.csv`, each optionally `.gz`) are left out; a file named
+/// explicitly is always read.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Expanded> {
+    let mut out = Expanded::default();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
             walk(path, &mut out)?;
         } else {
-            out.push(path.clone());
+            out.files.push(path.clone());
         }
     }
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn is_export_name(path: &Path) -> bool {
+    let name = logical_name(path).to_ascii_lowercase();
+    EXPORT_EXTENSIONS
+        .iter()
+        .any(|e| name.ends_with(&format!(".{e}")))
+}
+
+fn walk(dir: &Path, out: &mut Expanded) -> Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
@@ -42,8 +62,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
         if path.is_dir() {
             walk(&path, out)?;
+        } else if is_export_name(&path) {
+            out.files.push(path);
         } else {
-            out.push(path);
+            out.skipped.push(path);
         }
     }
     Ok(())
@@ -63,6 +85,15 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// A reader that fails with the same error every time.
+struct Failing(io::ErrorKind, String);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::new(self.0, self.1.clone()))
+    }
+}
+
 /// Whether a path names a gzip file.
 pub fn is_gzip(path: &Path) -> bool {
     path.extension()
@@ -74,22 +105,33 @@ pub fn is_gzip(path: &Path) -> bool {
 /// `counter` receives the number of bytes read from disk.
 pub fn open(path: &Path, counter: Arc<AtomicU64>) -> Result<Box<dyn BufRead>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let counted = Counting { inner: file, counter };
+    let counted = Counting {
+        inner: file,
+        counter,
+    };
     let mut reader: Box<dyn BufRead> = if is_gzip(path) {
-        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(BufReader::new(counted))))
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(BufReader::new(counted)),
+        ))
     } else {
         Box::new(BufReader::with_capacity(1 << 16, counted))
     };
-    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
-    if head.starts_with(b"\xEF\xBB\xBF") {
-        reader.consume(3);
+    match reader.fill_buf() {
+        Ok(head) if head.starts_with(b"\xEF\xBB\xBF") => reader.consume(3),
+        Ok(_) => {}
+        // A corrupt .gz: the reader keeps failing with this error, reported per file by the caller.
+        Err(e) => return Ok(Box::new(BufReader::new(Failing(e.kind(), e.to_string())))),
     }
     Ok(reader)
 }
 
 /// Name of the format-relevant part of a path: without a trailing `.gz`.
 pub fn logical_name(path: &Path) -> String {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     if is_gzip(path) {
         name[..name.len() - 3].to_string()
     } else {
@@ -113,10 +155,16 @@ mod tests {
         enc.finish().unwrap();
         let counter = Arc::new(AtomicU64::new(0));
         let mut s = String::new();
-        open(&plain, counter.clone()).unwrap().read_to_string(&mut s).unwrap();
+        open(&plain, counter.clone())
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "hello\n");
         s.clear();
-        open(&gz, counter.clone()).unwrap().read_to_string(&mut s).unwrap();
+        open(&gz, counter.clone())
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "{\"x\":1}\n");
         assert!(counter.load(Ordering::Relaxed) > 9);
         assert_eq!(logical_name(&gz), "b.json");
@@ -129,11 +177,20 @@ mod tests {
         std::fs::write(dir.path().join("x/y/2.json"), "").unwrap();
         std::fs::write(dir.path().join("x/1.json"), "").unwrap();
         std::fs::write(dir.path().join("x/.hidden"), "").unwrap();
-        let files = expand_paths(&[dir.path().to_path_buf()]).unwrap();
-        let names: Vec<_> = files
+        std::fs::write(dir.path().join("x/README.md"), "").unwrap();
+        std::fs::write(dir.path().join("x/y/3.CSV.gz"), "").unwrap();
+        let expanded = expand_paths(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(expanded.skipped, vec![dir.path().join("x/README.md")]);
+        let names: Vec<_> = expanded
+            .files
             .iter()
-            .map(|p| p.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned())
+            .map(|p| {
+                p.strip_prefix(dir.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
-        assert_eq!(names, ["x/1.json", "x/y/2.json"]);
+        assert_eq!(names, ["x/1.json", "x/y/2.json", "x/y/3.CSV.gz"]);
     }
 }

@@ -107,9 +107,9 @@ fn apply_journal(data: &Path, journal: &Journal) -> Result<()> {
 fn read_journal(data: &Path) -> Result<Option<Journal>> {
     let path = meta_dir(data).join(JOURNAL);
     match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Invalid(format!("{}: corrupt commit journal: {e}", path.display()))),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::Invalid(format!("{}: corrupt commit journal: {e}", path.display()))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(&path, e)),
     }
@@ -122,7 +122,14 @@ pub fn recover(data: &Path) -> Result<()> {
         return Ok(());
     }
     let lock_path = meta_dir(data).join("lock");
-    let lock = io(&lock_path, OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path))?;
+    let lock = io(
+        &lock_path,
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path),
+    )?;
     if lock.try_lock().is_err() {
         return Ok(());
     }
@@ -146,7 +153,14 @@ impl Dataset {
         let meta = meta_dir(root);
         io(&meta, fs::create_dir_all(&meta))?;
         let lock_path = meta.join("lock");
-        let lock = io(&lock_path, OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path))?;
+        let lock = io(
+            &lock_path,
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path),
+        )?;
         if lock.try_lock().is_err() {
             on_wait();
             io(&lock_path, lock.lock())?;
@@ -158,7 +172,10 @@ impl Dataset {
         if staging.exists() {
             io(&staging, fs::remove_dir_all(&staging))?;
         }
-        Ok(Dataset { root: root.to_path_buf(), _lock: lock })
+        Ok(Dataset {
+            root: root.to_path_buf(),
+            _lock: lock,
+        })
     }
 
     /// Starts an ingest.
@@ -278,7 +295,10 @@ impl Transaction<'_> {
     pub fn commit(mut self, summary: &impl Serialize) -> Result<CommitStats> {
         self.stage()?;
         let data = self.dataset.root.clone();
-        let mut stats = CommitStats { txn: self.txn.clone(), ..Default::default() };
+        let mut stats = CommitStats {
+            txn: self.txn.clone(),
+            ..Default::default()
+        };
         let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new();
         let out_dir = self.staging.join("out");
         for (day, chunks) in std::mem::take(&mut self.chunks) {
@@ -291,7 +311,10 @@ impl Transaction<'_> {
             let name = format!("part-{}.parquet", self.txn);
             let staged_path = out_dir.join(format!("{DATE_PARTITION}={day}")).join(&name);
             write_parquet(&staged_path, &batch)?;
-            moves.push((rel(&data, &staged_path), rel(&data, &day_dir(&data, &day).join(&name))));
+            moves.push((
+                rel(&data, &staged_path),
+                rel(&data, &day_dir(&data, &day).join(&name)),
+            ));
             stats.days.push(day);
         }
         stats.rejected = self.rejected;
@@ -304,15 +327,35 @@ impl Transaction<'_> {
         }
         let log = self.staging.join("ingest.json");
         let entry = serde_json::json!({ "txn": self.txn, "stats": &stats, "summary": summary });
-        io(&log, fs::write(&log, serde_json::to_vec_pretty(&entry).expect("serializable")))?;
-        moves.push((rel(&data, &log), rel(&data, &meta_dir(&data).join("ingests").join(format!("{}.json", self.txn)))));
+        io(
+            &log,
+            fs::write(
+                &log,
+                serde_json::to_vec_pretty(&entry).expect("serializable"),
+            ),
+        )?;
+        moves.push((
+            rel(&data, &log),
+            rel(
+                &data,
+                &meta_dir(&data)
+                    .join("ingests")
+                    .join(format!("{}.json", self.txn)),
+            ),
+        ));
 
-        let journal = Journal { txn: self.txn.clone(), moves };
+        let journal = Journal {
+            txn: self.txn.clone(),
+            moves,
+        };
         let meta = meta_dir(&data);
         let tmp = meta.join("journal.json.tmp");
         {
             let mut f = io(&tmp, File::create(&tmp))?;
-            io(&tmp, f.write_all(&serde_json::to_vec(&journal).expect("serializable")))?;
+            io(
+                &tmp,
+                f.write_all(&serde_json::to_vec(&journal).expect("serializable")),
+            )?;
             io(&tmp, f.sync_all())?;
         }
         io(&tmp, fs::rename(&tmp, meta.join(JOURNAL)))?;
@@ -340,8 +383,13 @@ fn existing_ids(data: &Path, dir: &Path) -> Result<HashSet<String>> {
             continue;
         }
         let file = io(&path, File::open(&path))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| Error::Invalid(format!("{}: unreadable Parquet file in the dataset {}: {e}", path.display(), data.display())))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+            Error::Invalid(format!(
+                "{}: unreadable Parquet file in the dataset {}: {e}",
+                path.display(),
+                data.display()
+            ))
+        })?;
         let mask = ProjectionMask::columns(builder.parquet_schema(), ["Id"]);
         for batch in builder.with_projection(mask).build()? {
             let batch = batch?;
@@ -355,7 +403,11 @@ fn existing_ids(data: &Path, dir: &Path) -> Result<HashSet<String>> {
 /// Reads a day's staged chunks, drops records whose `Id` is stored already or came earlier in
 /// this ingest, and returns the rest sorted by `TimeGenerated`, with the number of staged rows.
 fn dedupe_day(data: &Path, chunks: &[PathBuf]) -> Result<(RecordBatch, u64)> {
-    let day = chunks[0].parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or_default();
+    let day = chunks[0]
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let mut seen = existing_ids(data, &day_dir(data, day))?;
     let schema = audit_logs_schema();
     let mut kept = Vec::new();
@@ -365,20 +417,33 @@ fn dedupe_day(data: &Path, chunks: &[PathBuf]) -> Result<(RecordBatch, u64)> {
         for batch in reader {
             let batch = batch?;
             staged += batch.num_rows() as u64;
-            let ids = batch.column_by_name("Id").expect("canonical schema").as_string::<i32>();
-            let keep: BooleanArray = ids.iter().map(|id| Some(seen.insert(id.unwrap_or_default().to_string()))).collect();
+            let ids = batch
+                .column_by_name("Id")
+                .expect("canonical schema")
+                .as_string::<i32>();
+            let keep: BooleanArray = ids
+                .iter()
+                .map(|id| Some(seen.insert(id.unwrap_or_default().to_string())))
+                .collect();
             kept.push(filter_record_batch(&batch, &keep)?);
         }
     }
     let all = concat_batches(&schema, &kept)?;
-    let order = sort_to_indices(all.column_by_name("TimeGenerated").expect("canonical schema"), None, None)?;
+    let order = sort_to_indices(
+        all.column_by_name("TimeGenerated")
+            .expect("canonical schema"),
+        None,
+        None,
+    )?;
     Ok((take_record_batch(&all, &order)?, staged))
 }
 
 /// Writer settings of the dataset's Parquet files.
 fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_column_bloom_filter_enabled("Id".into(), true)
@@ -391,7 +456,11 @@ fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     let dir = path.parent().expect("file in a directory");
     io(dir, fs::create_dir_all(dir))?;
     let file = io(path, File::create(path))?;
-    let mut w = ArrowWriter::try_new(file, Arc::clone(batch.schema_ref()), Some(writer_properties()))?;
+    let mut w = ArrowWriter::try_new(
+        file,
+        Arc::clone(batch.schema_ref()),
+        Some(writer_properties()),
+    )?;
     w.write(batch)?;
     let file = w.into_inner()?;
     io(path, file.sync_all())
@@ -409,7 +478,12 @@ mod tests {
             .and_utc()
             .timestamp_nanos_opt()
             .unwrap();
-        let mut r = AuditRecord { id: id.into(), time_generated: t, activity_date_time: t, ..Default::default() };
+        let mut r = AuditRecord {
+            id: id.into(),
+            time_generated: t,
+            activity_date_time: t,
+            ..Default::default()
+        };
         r.fill_derived();
         r
     }
@@ -424,7 +498,10 @@ mod tests {
     }
 
     fn stored_ids(data: &Path, day: &str) -> Vec<String> {
-        let mut ids: Vec<_> = existing_ids(data, &day_dir(data, day)).unwrap().into_iter().collect();
+        let mut ids: Vec<_> = existing_ids(data, &day_dir(data, day))
+            .unwrap()
+            .into_iter()
+            .collect();
         ids.sort();
         ids
     }
@@ -432,24 +509,54 @@ mod tests {
     #[test]
     fn dedupes_within_and_across_ingests_and_merges_late_records() {
         let dir = tempfile::tempdir().unwrap();
-        let s = ingest(dir.path(), vec![rec("a", 1, 5), rec("b", 1, 3), rec("a", 1, 5), rec("c", 2, 1)]);
+        let s = ingest(
+            dir.path(),
+            vec![
+                rec("a", 1, 5),
+                rec("b", 1, 3),
+                rec("a", 1, 5),
+                rec("c", 2, 1),
+            ],
+        );
         assert_eq!((s.written, s.duplicates), (3, 1));
         assert_eq!(s.days, vec!["2026-10-01", "2026-10-02"]);
         let s = ingest(dir.path(), vec![rec("a", 1, 5), rec("d", 1, 1)]);
         assert_eq!((s.written, s.duplicates), (1, 1));
         assert_eq!(stored_ids(dir.path(), "2026-10-01"), ["a", "b", "d"]);
         assert!(!meta_dir(dir.path()).join(JOURNAL).exists());
-        assert_eq!(fs::read_dir(meta_dir(dir.path()).join("ingests")).unwrap().count(), 2);
+        assert_eq!(
+            fs::read_dir(meta_dir(dir.path()).join("ingests"))
+                .unwrap()
+                .count(),
+            2
+        );
     }
 
     #[test]
     fn files_are_sorted_by_time_generated() {
         let dir = tempfile::tempdir().unwrap();
-        ingest(dir.path(), vec![rec("late", 1, 9), rec("early", 1, 1), rec("mid", 1, 4)]);
-        let path = fs::read_dir(day_dir(dir.path(), "2026-10-01")).unwrap().next().unwrap().unwrap().path();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap().build().unwrap();
+        ingest(
+            dir.path(),
+            vec![rec("late", 1, 9), rec("early", 1, 1), rec("mid", 1, 4)],
+        );
+        let path = fs::read_dir(day_dir(dir.path(), "2026-10-01"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
         let batch = reader.into_iter().next().unwrap().unwrap();
-        let ids: Vec<_> = batch.column_by_name("Id").unwrap().as_string::<i32>().iter().flatten().collect();
+        let ids: Vec<_> = batch
+            .column_by_name("Id")
+            .unwrap()
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(ids, ["early", "mid", "late"]);
     }
 
@@ -471,9 +578,19 @@ mod tests {
         write_parquet(&staged, &records_to_batch(&[rec("y", 3, 1)]).unwrap()).unwrap();
         let j = Journal {
             txn: "t1".into(),
-            moves: vec![(rel(dir.path(), &staged), rel(dir.path(), &day_dir(dir.path(), "2026-10-03").join("part-t1.parquet")))],
+            moves: vec![(
+                rel(dir.path(), &staged),
+                rel(
+                    dir.path(),
+                    &day_dir(dir.path(), "2026-10-03").join("part-t1.parquet"),
+                ),
+            )],
         };
-        fs::write(meta_dir(dir.path()).join(JOURNAL), serde_json::to_vec(&j).unwrap()).unwrap();
+        fs::write(
+            meta_dir(dir.path()).join(JOURNAL),
+            serde_json::to_vec(&j).unwrap(),
+        )
+        .unwrap();
         recover(dir.path()).unwrap();
         assert_eq!(stored_ids(dir.path(), "2026-10-03"), ["y"]);
         assert!(!meta_dir(dir.path()).join(JOURNAL).exists());

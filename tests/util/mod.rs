@@ -16,7 +16,9 @@ pub fn bin() -> Command {
 
 /// The repository's test fixtures.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// The repository root.
@@ -33,8 +35,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -50,18 +56,38 @@ impl From<Output> for Run {
 
 /// Runs `auditbook --data DATA ARGS...`.
 pub fn run(data: &Path, args: &[&str]) -> Run {
-    bin().arg("--data").arg(data).args(args).output().expect("auditbook runs").into()
+    bin()
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("auditbook runs")
+        .into()
 }
 
 /// `auditbook ingest --json PATHS...`: the summary, and the run.
 pub fn ingest(data: &Path, paths: &[PathBuf]) -> (Value, Run) {
     let mut c = bin();
-    c.arg("--data").arg(data).arg("ingest").arg("--json").args(paths);
+    c.arg("--data")
+        .arg(data)
+        .arg("ingest")
+        .arg("--json")
+        .args(paths);
     let r: Run = c.output().expect("auditbook runs").into();
-    assert!(r.code == 0 || r.code == 1, "ingest failed ({}):\n{}\n{}", r.code, r.stdout, r.stderr);
+    assert!(
+        r.code == 0 || r.code == 1,
+        "ingest failed ({}):\n{}\n{}",
+        r.code,
+        r.stdout,
+        r.stderr
+    );
     let summary = r.json();
     let n = |k: &str| summary[k].as_u64().unwrap();
-    assert_eq!(n("read"), n("written") + n("duplicates") + n("rejected"), "counts reconcile: {summary}");
+    assert_eq!(
+        n("read"),
+        n("written") + n("duplicates") + n("rejected"),
+        "counts reconcile: {summary}"
+    );
     (summary, r)
 }
 
