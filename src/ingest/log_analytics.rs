@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::graph::{self, Obj};
 use crate::record::AuditRecord;
+use crate::schema::audit_logs_schema;
 
 /// Columns Log Analytics adds that carry nothing of the event (ignored without a warning).
 const SYSTEM_COLUMNS: &[&str] = &[
@@ -16,40 +17,6 @@ const SYSTEM_COLUMNS: &[&str] = &[
     "_TimeReceived",
     "_ItemId",
     "TenantId1",
-];
-
-/// Columns auditbook reads.
-const KNOWN_COLUMNS: &[&str] = &[
-    "TenantId",
-    "SourceSystem",
-    "TimeGenerated",
-    "ResourceId",
-    "OperationName",
-    "OperationVersion",
-    "Category",
-    "ResultType",
-    "ResultSignature",
-    "ResultDescription",
-    "DurationMs",
-    "CorrelationId",
-    "Resource",
-    "ResourceGroup",
-    "ResourceProvider",
-    "Identity",
-    "Level",
-    "Location",
-    "AdditionalDetails",
-    "Id",
-    "InitiatedBy",
-    "LoggedByService",
-    "Result",
-    "ResultReason",
-    "TargetResources",
-    "AADTenantId",
-    "ActivityDisplayName",
-    "ActivityDateTime",
-    "AADOperationType",
-    "Type",
 ];
 
 /// Normalizes a header: `TimeGenerated [UTC]` → `TimeGenerated`. Local-time columns are refused.
@@ -91,7 +58,12 @@ pub fn check_columns(names: &[String]) -> Result<Vec<String>, String> {
     Ok(names
         .iter()
         .filter(|n| {
-            !KNOWN_COLUMNS.iter().any(|k| k.eq_ignore_ascii_case(n))
+            // The canonical table's columns are the ones auditbook reads.
+            audit_logs_schema().column_with_name(n).is_none()
+                && !audit_logs_schema()
+                    .fields()
+                    .iter()
+                    .any(|f| f.name().eq_ignore_ascii_case(n))
                 && !SYSTEM_COLUMNS.iter().any(|k| k.eq_ignore_ascii_case(n))
         })
         .cloned()

@@ -64,7 +64,7 @@ struct TxSink<'t, 'd> {
 impl TxSink<'_, '_> {
     fn tick(&mut self) {
         self.seen += 1;
-        if self.seen % 4096 == 0 {
+        if self.seen.is_multiple_of(4096) {
             self.progress
                 .set_position(self.bytes.load(Ordering::Relaxed));
         }

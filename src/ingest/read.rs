@@ -360,7 +360,7 @@ impl FileReader<'_> {
         self.accept_or_reject(line, converted, &|| raw.to_vec())
     }
 
-    fn csv_reader<'r>(reader: &'r mut dyn BufRead) -> csv::Reader<&'r mut dyn BufRead> {
+    fn csv_reader(reader: &mut dyn BufRead) -> csv::Reader<&mut dyn BufRead> {
         csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)

@@ -115,21 +115,24 @@ fn read_journal(data: &Path) -> Result<Option<Journal>> {
     }
 }
 
+/// The dataset's lock file (created if missing), not yet locked.
+fn open_lock(data: &Path) -> Result<(File, PathBuf)> {
+    let path = meta_dir(data).join("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path);
+    Ok((io(&path, file)?, path))
+}
+
 /// Completes an interrupted commit, if any, so readers see the dataset as one ingest left it.
 /// When a writer holds the lock it is left to that writer.
 pub fn recover(data: &Path) -> Result<()> {
     if !meta_dir(data).join(JOURNAL).exists() {
         return Ok(());
     }
-    let lock_path = meta_dir(data).join("lock");
-    let lock = io(
-        &lock_path,
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path),
-    )?;
+    let (lock, _) = open_lock(data)?;
     if lock.try_lock().is_err() {
         return Ok(());
     }
@@ -152,15 +155,7 @@ impl Dataset {
     pub fn open_for_write(root: &Path, on_wait: impl FnOnce()) -> Result<Self> {
         let meta = meta_dir(root);
         io(&meta, fs::create_dir_all(&meta))?;
-        let lock_path = meta.join("lock");
-        let lock = io(
-            &lock_path,
-            OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path),
-        )?;
+        let (lock, lock_path) = open_lock(root)?;
         if lock.try_lock().is_err() {
             on_wait();
             io(&lock_path, lock.lock())?;
