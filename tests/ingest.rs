@@ -642,3 +642,48 @@ for r in rows: print("|".join("" if v is None else str(v) for v in r))
         "{x1}"
     );
 }
+
+#[test]
+fn data_flag_before_or_after_the_subcommand_and_from_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let page = fixture("ingest/graph_page.json");
+    let r: Run = bin()
+        .arg("ingest")
+        .arg(&page)
+        .arg("--data")
+        .arg(&a)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r: Run = bin()
+        .arg("--data")
+        .arg(&b)
+        .arg("ingest")
+        .arg(&page)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r: Run = bin()
+        .env("AUDITBOOK_DATA", &c)
+        .arg("ingest")
+        .arg(&page)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for d in [&a, &b, &c] {
+        assert_eq!(
+            one(d, r#"SELECT count(*) AS n FROM "AuditLogs""#)["n"],
+            3,
+            "{}",
+            d.display()
+        );
+    }
+}

@@ -36,6 +36,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
             eprintln!("{line}");
         }
     })?;
+    if !quiet {
+        eprintln!("{}", summary.rate_line());
+    }
     if args.json {
         println!(
             "{}",
