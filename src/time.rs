@@ -7,6 +7,13 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
 /// Parses any timestamp form seen in Entra exports into nanoseconds since the epoch (UTC).
+///
+/// ```
+/// use auditbook::time::parse_timestamp;
+/// let graph = parse_timestamp("2026-10-05T14:10:02.5168093Z").unwrap();
+/// assert_eq!(parse_timestamp("2026-10-05T14:10:02.5168093+00:00").unwrap(), graph);
+/// assert_eq!(parse_timestamp("10/5/2026 2:10:02 PM").unwrap(), graph - 516_809_300);
+/// ```
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     let s = text.trim();
     if s.is_empty() {
