@@ -5,10 +5,12 @@
 //! and [`render`] prints results. [`generate`] writes realistic synthetic exports.
 
 pub mod cli;
+pub mod diagnostic;
 pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod kql;
 pub mod record;
 pub mod render;
 pub mod schema;
