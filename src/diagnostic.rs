@@ -221,6 +221,9 @@ impl Diagnostic {
             }
         }
         rows.sort_by_key(|(l, _)| *l);
+        for (_, marks) in &mut rows {
+            marks.sort_by_key(|m| m.0);
+        }
         let mut prev: Option<usize> = None;
         for (l, marks) in &rows {
             if let Some(p) = prev

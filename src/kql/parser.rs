@@ -640,7 +640,10 @@ impl Parser {
                         self.diags.push(
                             Diagnostic::error(
                                 "KQL0110",
-                                format!("unexpected {} after the `{name}` operator", t.describe()),
+                                format!(
+                                    "expected `|` after the `{name}` operator, found {}",
+                                    t.describe()
+                                ),
                                 t.span,
                             )
                             .with_hint("operators are separated by `|`; list items by `,`"),
@@ -697,7 +700,8 @@ impl Parser {
             SourceKind::Union(self.union_args()?)
         } else if t.is_punct("(") {
             self.bump();
-            let inner = self.tabular()?;
+            let inner = self.tabular();
+            let inner = self.finish_group(inner)?;
             self.close_paren(start)?;
             SourceKind::Parens(Box::new(inner))
         } else if let Some(w) = t.word() {
@@ -732,6 +736,15 @@ impl Parser {
             kind,
             span: start.to(Span::new(self.prev_end(), self.prev_end())),
         })
+    }
+
+    /// After a failed parse inside `( ... )` (which recovered up to the closing bracket): consume
+    /// that `)` so the enclosing pipeline recovers past the group and reports later errors.
+    fn finish_group<T>(&mut self, r: PResult<T>) -> PResult<T> {
+        if r.is_err() && self.at_punct(")") {
+            self.bump();
+        }
+        r
     }
 
     fn close_paren(&mut self, open: Span) -> PResult<Span> {
@@ -782,7 +795,8 @@ impl Parser {
         loop {
             let t = if self.at_punct("(") {
                 let open = self.bump().span;
-                let inner = self.tabular()?;
+                let inner = self.tabular();
+                let inner = self.finish_group(inner)?;
                 let close = self.close_paren(open)?;
                 TabularExpr {
                     span: open.to(close),
@@ -878,9 +892,6 @@ impl Parser {
             && let Some(next) = self.peek_at(1).word().map(str::to_string)
             && self.peek_at(1).span.start == self.peek().span.end
         {
-            if SUPPORTED_OPERATORS.contains(&name.as_str()) {
-                break;
-            }
             self.bump();
             let n = self.bump();
             name.push('-');
@@ -1002,7 +1013,7 @@ impl Parser {
                 self.enter()?;
                 let body = self.pipeline(None);
                 self.leave();
-                let body = body?;
+                let body = self.finish_group(body)?;
                 self.close_paren(open)?;
                 OperatorKind::MvApply {
                     params,
@@ -1281,7 +1292,8 @@ impl Parser {
     fn join_right(&mut self) -> PResult<TabularExpr> {
         if self.at_punct("(") {
             let open = self.bump().span;
-            let inner = self.tabular()?;
+            let inner = self.tabular();
+            let inner = self.finish_group(inner)?;
             self.close_paren(open)?;
             Ok(inner)
         } else {
