@@ -8,13 +8,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::Result;
 use crate::record::AuditRecord;
-use crate::store::{Dataset, Rejected, Transaction};
+use crate::store::{Dataset, Rejected};
 
 pub mod detect;
 pub mod diagnostic;
@@ -46,6 +47,8 @@ pub struct IngestSummary {
     pub bytes: u64,
     /// Wall-clock time of the whole ingest, commit included.
     pub seconds: f64,
+    /// Of which the commit (deduplication, sorting, Parquet writing, publishing).
+    pub commit_seconds: f64,
 }
 
 /// How to ingest.
@@ -55,28 +58,53 @@ pub struct IngestOptions {
     pub progress: bool,
 }
 
-/// Feeds a transaction, counting and keeping the progress bar moving.
-struct TxSink<'t, 'd> {
-    tx: &'t mut Transaction<'d>,
-    progress: &'t ProgressBar,
-    bytes: &'t AtomicU64,
-    seen: u64,
+/// What the reading thread hands to the writing thread, in input order.
+enum Msg {
+    /// A file is being read.
+    File(String),
+    /// Records of the current file, accepted or rejected.
+    Records(Vec<std::result::Result<AuditRecord, Rejected>>),
+    /// The current file is done.
+    Done(FileReport),
 }
 
-impl TxSink<'_, '_> {
-    fn tick(&mut self) {
-        self.seen += 1;
-        if self.seen.is_multiple_of(4096) {
-            self.progress
-                .set_position(self.bytes.load(Ordering::Relaxed));
+/// Records of a chunk handed over at once.
+const CHUNK: usize = 2048;
+
+/// The reading side: collects a file's records into chunks for the writing thread.
+struct ChannelSink {
+    chunk: Vec<std::result::Result<AuditRecord, Rejected>>,
+    to_writer: SyncSender<Msg>,
+}
+
+impl ChannelSink {
+    fn send(&self, msg: Msg) -> Result<()> {
+        // The writer only hangs up when it failed; its own error is the one reported.
+        self.to_writer
+            .send(msg)
+            .map_err(|_| crate::Error::Invalid("the dataset writer stopped".into()))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
         }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        self.send(Msg::Records(chunk))
+    }
+
+    fn push(&mut self, item: std::result::Result<AuditRecord, Rejected>) -> Result<()> {
+        self.chunk.push(item);
+        if self.chunk.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
     }
 }
 
-impl read::Sink for TxSink<'_, '_> {
+impl read::Sink for ChannelSink {
     fn accept(&mut self, record: AuditRecord) -> Result<()> {
-        self.tick();
-        self.tx.add(record)
+        self.push(Ok(record))
     }
 
     fn reject(
@@ -87,16 +115,36 @@ impl read::Sink for TxSink<'_, '_> {
         reason: &str,
         raw: &[u8],
     ) -> Result<()> {
-        self.tick();
-        self.tx.reject(&Rejected {
+        self.push(Err(Rejected {
             file: file.display().to_string(),
             format: format.to_string(),
             line: at.line,
             record: at.record,
             reason: reason.to_string(),
             raw: String::from_utf8_lossy(raw).into_owned(),
-        })
+        }))
     }
+}
+
+/// Reads `files` in order, handing their records to the writing thread.
+fn read_files(
+    files: &[PathBuf],
+    format: InputFormat,
+    bytes: &Arc<AtomicU64>,
+    to_writer: SyncSender<Msg>,
+) -> Result<()> {
+    let mut sink = ChannelSink {
+        chunk: Vec::with_capacity(CHUNK),
+        to_writer,
+    };
+    for file in files {
+        sink.send(Msg::File(source::logical_name(file)))?;
+        let mut reader = source::open(file, bytes.clone())?;
+        let report = read::read_file(file, &mut reader, format, &mut sink)?;
+        sink.flush()?;
+        sink.send(Msg::Done(report))?;
+    }
+    Ok(())
 }
 
 /// Ingests `paths` (files and directories) into the dataset at `data`. `say` receives one line per
@@ -143,23 +191,42 @@ pub fn ingest(
     let bytes = Arc::new(AtomicU64::new(0));
     let mut tx = dataset.begin()?;
     let mut reports = Vec::with_capacity(files.len());
-    for file in &files {
-        progress.set_message(source::logical_name(file));
-        let mut reader = source::open(file, bytes.clone())?;
-        let mut sink = TxSink {
-            tx: &mut tx,
-            progress: &progress,
-            bytes: &bytes,
-            seen: 0,
+    // Two threads: one reads and converts records, this one stages them into the transaction.
+    let (to_writer, from_reader) = sync_channel::<Msg>(8);
+    std::thread::scope(|scope| -> Result<()> {
+        let reader = scope.spawn(|| read_files(&files, opts.format, &bytes, to_writer));
+        let mut write = || -> Result<()> {
+            for msg in from_reader.iter() {
+                match msg {
+                    Msg::File(name) => progress.set_message(name),
+                    Msg::Records(chunk) => {
+                        for item in chunk {
+                            match item {
+                                Ok(record) => tx.add(record)?,
+                                Err(rejected) => tx.reject(&rejected)?,
+                            }
+                        }
+                        progress.set_position(bytes.load(Ordering::Relaxed));
+                    }
+                    Msg::Done(report) => {
+                        progress.suspend(|| say(describe(&report)));
+                        reports.push(report);
+                    }
+                }
+            }
+            Ok(())
         };
-        let report = read::read_file(file, &mut reader, opts.format, &mut sink)?;
-        progress.suspend(|| say(describe(&report)));
-        reports.push(report);
-    }
+        let written = write();
+        drop(from_reader); // a reader still sending now stops
+        let read = reader.join().expect("the reading thread does not panic");
+        written.and(read)
+    })?;
     progress.set_position(bytes.load(Ordering::Relaxed));
     progress.set_message("committing");
     let read: u64 = reports.iter().map(|r| r.read).sum();
+    let commit_started = std::time::Instant::now();
     let stats = tx.commit(&serde_json::json!({ "files": &reports }))?;
+    let commit_seconds = commit_started.elapsed().as_secs_f64();
     progress.finish_and_clear();
     let summary = IngestSummary {
         read,
@@ -172,6 +239,7 @@ pub fn ingest(
         quarantine: stats.quarantine,
         bytes: bytes.load(Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
+        commit_seconds,
     };
     if summary.read != summary.written + summary.duplicates + summary.rejected {
         return Err(crate::Error::Invalid(format!(
@@ -206,9 +274,10 @@ impl IngestSummary {
     pub fn rate_line(&self) -> String {
         let secs = self.seconds.max(1e-9);
         format!(
-            "{:.1} MB in {:.1} s: {:.1} MB/s, {:.0} records/s",
+            "{:.1} MB in {:.1} s (commit {:.1} s): {:.1} MB/s, {:.0} records/s",
             self.bytes as f64 / 1e6,
             self.seconds,
+            self.commit_seconds,
             self.bytes as f64 / 1e6 / secs,
             self.read as f64 / secs
         )
