@@ -296,16 +296,26 @@ impl Transaction<'_> {
         };
         let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new();
         let out_dir = self.staging.join("out");
-        for (day, chunks) in std::mem::take(&mut self.chunks) {
-            let (batch, staged) = dedupe_day(&data, &chunks)?;
-            stats.duplicates += staged - batch.num_rows() as u64;
-            if batch.num_rows() == 0 {
+        let days: Vec<(String, Vec<PathBuf>)> =
+            std::mem::take(&mut self.chunks).into_iter().collect();
+        let name = format!("part-{}.parquet", self.txn);
+        // Days are independent: deduplicate, sort and encode them on every core.
+        let outcomes = for_each_parallel(&days, |(day, chunks)| -> Result<(u64, u64)> {
+            let (batch, staged) = dedupe_day(&data, chunks)?;
+            if batch.num_rows() > 0 {
+                let staged_path = out_dir.join(format!("{DATE_PARTITION}={day}")).join(&name);
+                write_parquet(&staged_path, &batch)?;
+            }
+            Ok((staged, batch.num_rows() as u64))
+        });
+        for ((day, _), outcome) in days.into_iter().zip(outcomes) {
+            let (staged, kept) = outcome?;
+            stats.duplicates += staged - kept;
+            if kept == 0 {
                 continue;
             }
-            stats.written += batch.num_rows() as u64;
-            let name = format!("part-{}.parquet", self.txn);
+            stats.written += kept;
             let staged_path = out_dir.join(format!("{DATE_PARTITION}={day}")).join(&name);
-            write_parquet(&staged_path, &batch)?;
             moves.push((
                 rel(&data, &staged_path),
                 rel(&data, &day_dir(&data, &day).join(&name)),
@@ -358,6 +368,34 @@ impl Transaction<'_> {
         apply_journal(&data, &journal)?;
         Ok(stats)
     }
+}
+
+/// Runs `work` on every item, on as many threads as there are cores; results in item order.
+fn for_each_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break done };
+                        done.push((i, work(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a commit worker does not panic"))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 fn rel(root: &Path, path: &Path) -> PathBuf {
