@@ -8,6 +8,12 @@ use std::io::Write;
 use serde_json::{Value, json};
 use util::*;
 
+/// Every file of an ingest was read as `format`.
+fn assert_formats(summary: &Value, format: &str) {
+    let files = summary["files"].as_array().unwrap();
+    assert!(files.iter().all(|f| f["format"] == format), "{summary}");
+}
+
 fn graph_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     // NDJSON is ingested gzipped: `.gz` must be transparent.
     let gz = dir.join("graph.ndjson.gz");
@@ -142,14 +148,7 @@ fn diagnostic_archive_and_event_hub_capture() {
     // 4 + 2 lines in the two PT1H.json blobs (tenantId= and resourceId= paths) + 2 captured records;
     // one at-least-once repeat inside a blob, one across blobs.
     assert_eq!(counts(&summary), (8, 6, 2, 0));
-    assert!(
-        summary["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["format"] == "diagnostic"),
-        "{summary}"
-    );
+    assert_formats(&summary, "diagnostic");
 
     let r = one(
         &data,
@@ -219,14 +218,7 @@ fn log_analytics_query_api_rows_and_csv() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(counts(&summary), (5, 5, 0, 0));
-    assert!(
-        summary["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["format"] == "log-analytics"),
-        "{summary}"
-    );
+    assert_formats(&summary, "log-analytics");
     assert!(
         run.stderr
             .contains("columns not in AuditLogs, ignored: CustomCol"),

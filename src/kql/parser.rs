@@ -1780,40 +1780,37 @@ impl Parser {
         r
     }
 
-    fn additive(&mut self) -> PResult<Expr> {
-        let mut lhs = self.multiplicative()?;
-        loop {
-            let op = if self.at_punct("+") {
-                BinaryOp::Add
-            } else if self.at_punct("-") {
-                BinaryOp::Sub
-            } else {
-                break;
-            };
+    /// One left-associative level of arithmetic: `next (op next)*` for the given operators.
+    fn arithmetic_level(
+        &mut self,
+        ops: &[(&str, BinaryOp)],
+        next: fn(&mut Self) -> PResult<Expr>,
+    ) -> PResult<Expr> {
+        let mut lhs = next(self)?;
+        while let Some(&(_, op)) = ops.iter().find(|(p, _)| self.at_punct(p)) {
             self.bump();
-            let rhs = self.multiplicative()?;
+            let rhs = next(self)?;
             lhs = Self::binary(op, lhs, rhs);
         }
         Ok(lhs)
     }
 
+    fn additive(&mut self) -> PResult<Expr> {
+        self.arithmetic_level(
+            &[("+", BinaryOp::Add), ("-", BinaryOp::Sub)],
+            Self::multiplicative,
+        )
+    }
+
     fn multiplicative(&mut self) -> PResult<Expr> {
-        let mut lhs = self.unary()?;
-        loop {
-            let op = if self.at_punct("*") {
-                BinaryOp::Mul
-            } else if self.at_punct("/") {
-                BinaryOp::Div
-            } else if self.at_punct("%") {
-                BinaryOp::Mod
-            } else {
-                break;
-            };
-            self.bump();
-            let rhs = self.unary()?;
-            lhs = Self::binary(op, lhs, rhs);
-        }
-        Ok(lhs)
+        self.arithmetic_level(
+            &[
+                ("*", BinaryOp::Mul),
+                ("/", BinaryOp::Div),
+                ("%", BinaryOp::Mod),
+            ],
+            Self::unary,
+        )
     }
 
     fn unary(&mut self) -> PResult<Expr> {
