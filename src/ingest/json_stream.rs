@@ -51,15 +51,11 @@ pub fn looks_like_json_lines(head: &[u8]) -> bool {
         Some(i) => &head[..i],
         None => head,
     };
-    let first = trim_ascii(first);
+    let first = first.trim_ascii();
     if first.is_empty() || first[0] != b'{' {
         return false;
     }
     serde_json::from_slice::<serde::de::IgnoredAny>(first).is_ok()
-}
-
-fn trim_ascii(s: &[u8]) -> &[u8] {
-    s.trim_ascii()
 }
 
 /// Splits JSON Lines: every non-blank line is an element.
@@ -76,7 +72,7 @@ pub fn split_lines(
             return Ok(None);
         }
         line_no += 1;
-        let text = trim_ascii(&buf);
+        let text = buf.trim_ascii();
         if text.is_empty() {
             continue;
         }

@@ -199,25 +199,17 @@ impl<'a> Lexer<'a> {
             }
             // @"verbatim", h"obfuscated", h@"obfuscated verbatim"
             let rest = &self.src[start..];
-            if let Some(q) = ["@\"", "@'"].iter().find(|p| rest.starts_with(**p)) {
-                let _ = q;
-                self.string(start, start + 1, true);
-                continue;
-            }
-            if let Some(p) = ["h\"", "h'", "H\"", "H'"]
+            // (prefixes, length of the prefix before the quote, verbatim)
+            let string_forms: [(&[&str], usize, bool); 3] = [
+                (&["@\"", "@'"], 1, true),
+                (&["h\"", "h'", "H\"", "H'"], 1, false),
+                (&["h@\"", "h@'", "H@\"", "H@'"], 2, true),
+            ];
+            if let Some((_, prefix, verbatim)) = string_forms
                 .iter()
-                .find(|p| rest.starts_with(**p))
+                .find(|(prefixes, _, _)| prefixes.iter().any(|p| rest.starts_with(p)))
             {
-                let _ = p;
-                self.string(start, start + 1, false);
-                continue;
-            }
-            if let Some(p) = ["h@\"", "h@'", "H@\"", "H@'"]
-                .iter()
-                .find(|p| rest.starts_with(**p))
-            {
-                let _ = p;
-                self.string(start, start + 2, true);
+                self.string(start, start + prefix, *verbatim);
                 continue;
             }
             if c == '{'
