@@ -679,3 +679,36 @@ fn data_flag_before_or_after_the_subcommand_and_from_the_environment() {
         );
     }
 }
+
+#[test]
+fn tenant_flag_fills_exports_without_a_tenant_and_keeps_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let other = "99999999-8888-4777-8666-555555555555";
+    let r = run(
+        &data,
+        &[
+            "ingest",
+            "--tenant",
+            other,
+            fixture("ingest/graph_records.json").to_str().unwrap(),
+            fixture("ingest/eventhub_capture.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = one(
+        &data,
+        r#"SELECT "TenantId", "AADTenantId", "ResourceId", "Resource" FROM "AuditLogs" WHERE "Id" = 'Directory_f1_CCCCC_3'"#,
+    );
+    assert_eq!(
+        r,
+        json!({"TenantId": other, "AADTenantId": other,
+        "ResourceId": format!("/tenants/{other}/providers/Microsoft.aadiam"), "Resource": "Microsoft.aadiam"})
+    );
+    // A diagnostic record names its own tenant: the flag does not override it.
+    let r = one(
+        &data,
+        r#"SELECT "TenantId" FROM "AuditLogs" WHERE "Id" = 'Directory_eh1_JJJJJ_10'"#,
+    );
+    assert_eq!(r["TenantId"], "11111111-2222-4333-8444-555555555555");
+}

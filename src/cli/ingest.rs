@@ -17,6 +17,10 @@ pub struct Args {
     /// Input format; `auto` detects it per file and says what it detected.
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     pub format: InputFormat,
+    /// Tenant id for records whose export carries none (Graph API, admin center downloads);
+    /// fills `TenantId`, `AADTenantId` and the resource columns.
+    #[arg(long, value_name = "GUID")]
+    pub tenant: Option<String>,
     /// Print the summary as JSON on stdout (for batch jobs).
     #[arg(long)]
     pub json: bool,
@@ -26,8 +30,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
+    if args.tenant.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(crate::Error::Usage("--tenant must not be empty".into()));
+    }
     let opts = IngestOptions {
         format: args.format,
+        tenant: args.tenant,
         progress: std::io::stderr().is_terminal(),
     };
     let quiet = args.quiet;

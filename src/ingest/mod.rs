@@ -54,6 +54,8 @@ pub struct IngestSummary {
 /// How to ingest.
 pub struct IngestOptions {
     pub format: InputFormat,
+    /// Tenant id for records whose export does not carry one (Graph, admin center downloads).
+    pub tenant: Option<String>,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
 }
@@ -75,6 +77,7 @@ const CHUNK: usize = 2048;
 struct ChannelSink {
     chunk: Vec<std::result::Result<AuditRecord, Rejected>>,
     to_writer: SyncSender<Msg>,
+    tenant: Option<String>,
 }
 
 impl ChannelSink {
@@ -103,7 +106,13 @@ impl ChannelSink {
 }
 
 impl read::Sink for ChannelSink {
-    fn accept(&mut self, record: AuditRecord) -> Result<()> {
+    fn accept(&mut self, mut record: AuditRecord) -> Result<()> {
+        if let Some(tenant) = &self.tenant
+            && record.tenant_id.is_empty()
+        {
+            record.tenant_id = tenant.clone();
+            record.fill_derived();
+        }
         self.push(Ok(record))
     }
 
@@ -129,18 +138,19 @@ impl read::Sink for ChannelSink {
 /// Reads `files` in order, handing their records to the writing thread.
 fn read_files(
     files: &[PathBuf],
-    format: InputFormat,
+    opts: &IngestOptions,
     bytes: &Arc<AtomicU64>,
     to_writer: SyncSender<Msg>,
 ) -> Result<()> {
     let mut sink = ChannelSink {
         chunk: Vec::with_capacity(CHUNK),
         to_writer,
+        tenant: opts.tenant.clone(),
     };
     for file in files {
         sink.send(Msg::File(source::logical_name(file)))?;
         let mut reader = source::open(file, bytes.clone())?;
-        let report = read::read_file(file, &mut reader, format, &mut sink)?;
+        let report = read::read_file(file, &mut reader, opts.format, &mut sink)?;
         sink.flush()?;
         sink.send(Msg::Done(report))?;
     }
@@ -194,7 +204,7 @@ pub fn ingest(
     // Two threads: one reads and converts records, this one stages them into the transaction.
     let (to_writer, from_reader) = sync_channel::<Msg>(8);
     std::thread::scope(|scope| -> Result<()> {
-        let reader = scope.spawn(|| read_files(&files, opts.format, &bytes, to_writer));
+        let reader = scope.spawn(|| read_files(&files, opts, &bytes, to_writer));
         let mut write = || -> Result<()> {
             for msg in from_reader.iter() {
                 match msg {
