@@ -666,3 +666,69 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    //! Whatever the bytes, reading never panics and every record is either accepted or rejected.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Default)]
+    struct Count {
+        accepted: u64,
+        rejected: u64,
+    }
+
+    impl Sink for Count {
+        fn accept(&mut self, _: AuditRecord) -> Result<()> {
+            self.accepted += 1;
+            Ok(())
+        }
+        fn reject(&mut self, _: &Path, _: &str, _: Position, _: &str, _: &[u8]) -> Result<()> {
+            self.rejected += 1;
+            Ok(())
+        }
+    }
+
+    const SEEDS: &[&str] = &[
+        r#"{"value":[{"id":"a","activityDateTime":"2026-01-01T00:00:00Z","targetResources":[{"Type":"User"}]}]}"#,
+        "{\"time\":\"2026-01-01T00:00:00Z\",\"operationName\":\"x\",\"properties\":{\"id\":\"p\",\"activityDateTime\":\"2026-01-01T00:00:00+00:00\"}}\r\n{\"records\":[]}\r\n",
+        r#"{"tables":[{"columns":[{"name":"Id"},{"name":"ActivityDateTime"},{"name":"OperationName"}],"rows":[["i","2026-01-01T00:00:00Z","o"]]}]}"#,
+        "TimeGenerated [UTC],Id,ActivityDateTime,OperationName\n2026-01-01T00:00:00Z,i,1/1/2026 1:00:00 AM,o\n",
+    ];
+
+    fn check(bytes: &[u8], format: InputFormat) -> std::result::Result<(), TestCaseError> {
+        let mut sink = Count::default();
+        // Whole-input errors (a CSV header that cannot be mapped) are fine; panics are not.
+        if let Ok(report) = read_file(Path::new("fuzz.json"), &mut &bytes[..], format, &mut sink) {
+            prop_assert_eq!(report.read, sink.accepted + sink.rejected);
+            prop_assert_eq!(report.rejected, sink.rejected);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+
+        #[test]
+        fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            check(&bytes, InputFormat::Auto)?;
+        }
+
+        #[test]
+        fn mutated_exports(seed in 0..SEEDS.len(), edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0..3u8), 1..6)) {
+            let mut bytes = SEEDS[seed].as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                let at = at % (bytes.len() + 1);
+                match op {
+                    0 if at < bytes.len() => { bytes.remove(at); }
+                    1 => bytes.insert(at, byte),
+                    _ => bytes.truncate(at),
+                }
+            }
+            for format in [InputFormat::Auto, InputFormat::Graph, InputFormat::Diagnostic, InputFormat::LogAnalytics, InputFormat::PortalCsv] {
+                check(&bytes, format)?;
+            }
+        }
+    }
+}
