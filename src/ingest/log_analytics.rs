@@ -22,18 +22,15 @@ const SYSTEM_COLUMNS: &[&str] = &[
 /// Normalizes a header: `TimeGenerated [UTC]` → `TimeGenerated`. Local-time columns are refused.
 pub fn column_name(header: &str) -> Result<String, String> {
     let h = header.trim();
-    match h.find(" [") {
-        Some(i) => {
-            let suffix = &h[i + 2..h.len().saturating_sub(1)];
-            if suffix.eq_ignore_ascii_case("UTC") {
-                Ok(h[..i].to_string())
-            } else {
-                Err(format!(
-                    "column `{h}` is in {suffix} time, which cannot be converted to UTC; export with UTC timestamps"
-                ))
-            }
-        }
-        None => Ok(h.to_string()),
+    let Some((name, suffix)) = h.strip_suffix(']').and_then(|rest| rest.split_once(" [")) else {
+        return Ok(h.to_string());
+    };
+    if suffix.eq_ignore_ascii_case("UTC") {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "column `{h}` is in {suffix} time, which cannot be converted to UTC; export with UTC timestamps"
+        ))
     }
 }
 
