@@ -765,15 +765,11 @@ impl Parser {
 
     fn datatable(&mut self) -> PResult<SourceKind> {
         let open = self.expect_punct("(")?;
-        let mut columns = Vec::new();
-        loop {
-            let c = self.ident("a column name")?;
-            self.expect_punct(":")?;
-            columns.push((c, self.type_name()?));
-            if !self.eat_punct(",") {
-                break;
-            }
-        }
+        let columns = self.comma_list(|p| {
+            let c = p.ident("a column name")?;
+            p.expect_punct(":")?;
+            Ok((c, p.type_name()?))
+        })?;
         self.close_paren(open)?;
         self.expect_punct("[")?;
         let mut values = Vec::new();
@@ -927,16 +923,11 @@ impl Parser {
             "project-away" => OperatorKind::ProjectAway(self.pattern_list()?),
             "project-keep" => OperatorKind::ProjectKeep(self.pattern_list()?),
             "project-rename" => {
-                let mut rs = Vec::new();
-                loop {
-                    let new = self.ident("a new column name")?;
-                    self.expect_punct("=")?;
-                    let old = self.ident("an existing column name")?;
-                    rs.push((new, old));
-                    if !self.eat_punct(",") {
-                        break;
-                    }
-                }
+                let rs = self.comma_list(|p| {
+                    let new = p.ident("a new column name")?;
+                    p.expect_punct("=")?;
+                    Ok((new, p.ident("an existing column name")?))
+                })?;
                 OperatorKind::ProjectRename(rs)
             }
             "project-reorder" => {
@@ -1026,13 +1017,7 @@ impl Parser {
             "sort" | "order" => {
                 let keyword = if name.name == "sort" { "sort" } else { "order" };
                 self.expect_word("by")?;
-                let mut keys = Vec::new();
-                loop {
-                    keys.push(self.sort_key()?);
-                    if !self.eat_punct(",") {
-                        break;
-                    }
-                }
+                let keys = self.comma_list(Self::sort_key)?;
                 OperatorKind::Sort { keyword, keys }
             }
             "top" => {
@@ -1097,15 +1082,14 @@ impl Parser {
                 let mut properties = Vec::new();
                 if self.eat_word("with") {
                     let open = self.expect_punct("(")?;
-                    loop {
-                        let n = self.ident("a property name")?;
-                        self.expect_punct("=")?;
-                        let v = self.expr()?;
-                        properties.push(OpParam { name: n, value: v });
-                        if !self.eat_punct(",") {
-                            break;
-                        }
-                    }
+                    properties = self.comma_list(|p| {
+                        let name = p.ident("a property name")?;
+                        p.expect_punct("=")?;
+                        Ok(OpParam {
+                            name,
+                            value: p.expr()?,
+                        })
+                    })?;
                     self.close_paren(open)?;
                 } else {
                     // Legacy `render chart kind=stacked title="x"`.
@@ -1488,30 +1472,27 @@ impl Parser {
         })
     }
 
-    fn pattern_list(&mut self) -> PResult<Vec<ColumnPattern>> {
-        let mut out = Vec::new();
-        loop {
-            let p = self.name_pattern("a column name")?;
-            out.push(ColumnPattern {
-                pattern: p.name,
-                span: p.span,
-            });
-            if !self.eat_punct(",") {
-                break;
-            }
+    /// `item (, item)*`.
+    fn comma_list<T>(&mut self, mut item: impl FnMut(&mut Self) -> PResult<T>) -> PResult<Vec<T>> {
+        let mut out = vec![item(self)?];
+        while self.eat_punct(",") {
+            out.push(item(self)?);
         }
         Ok(out)
     }
 
+    fn pattern_list(&mut self) -> PResult<Vec<ColumnPattern>> {
+        self.comma_list(|p| {
+            let n = p.name_pattern("a column name")?;
+            Ok(ColumnPattern {
+                pattern: n.name,
+                span: n.span,
+            })
+        })
+    }
+
     fn named_list(&mut self) -> PResult<Vec<NamedExpr>> {
-        let mut out = Vec::new();
-        loop {
-            out.push(self.named_expr()?);
-            if !self.eat_punct(",") {
-                break;
-            }
-        }
-        Ok(out)
+        self.comma_list(Self::named_expr)
     }
 
     /// `[Name =] expr` or `(A, B) = expr`.
@@ -1525,12 +1506,7 @@ impl Parser {
             self.bump();
         } else if self.at_punct("(") && self.tuple_names_ahead() {
             self.bump();
-            loop {
-                names.push(self.ident("a column name")?);
-                if !self.eat_punct(",") {
-                    break;
-                }
-            }
+            names = self.comma_list(|p| p.ident("a column name"))?;
             self.expect_punct(")")?;
             self.expect_punct("=")?;
         }
@@ -1559,14 +1535,7 @@ impl Parser {
     }
 
     fn expr_list(&mut self) -> PResult<Vec<Expr>> {
-        let mut out = Vec::new();
-        loop {
-            out.push(self.expr()?);
-            if !self.eat_punct(",") {
-                break;
-            }
-        }
-        Ok(out)
+        self.comma_list(Self::expr)
     }
 
     // ----- scalar expressions --------------------------------------------------------------
