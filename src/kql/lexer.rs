@@ -463,16 +463,9 @@ impl<'a> Lexer<'a> {
         let mut value = String::new();
         let mut placeholders = Vec::new();
         loop {
-            let Some(c) = self.peek_char(p) else {
-                self.pos = p;
-                self.push(
-                    TokenKind::Str {
-                        value,
-                        placeholders,
-                    },
-                    start,
-                );
-                self.diags.push(
+            let c = self.peek_char(p);
+            let unterminated = match c {
+                None => Some(
                     Diagnostic::error(
                         "KQL0002",
                         "unterminated string literal",
@@ -480,10 +473,18 @@ impl<'a> Lexer<'a> {
                     )
                     .with_label(Span::new(start, quote_at + 1), "string starts here")
                     .with_hint(format!("close it with `{q}`")),
-                );
-                return;
+                ),
+                Some('\n') => Some(
+                    Diagnostic::error(
+                        "KQL0002",
+                        "unterminated string literal: a line break before the closing quote",
+                        Span::new(start, p),
+                    )
+                    .with_hint("strings spanning lines are written ```like this```"),
+                ),
+                Some(_) => None,
             };
-            if c == '\n' {
+            let Some(c) = c.filter(|_| unterminated.is_none()) else {
                 self.pos = p;
                 self.push(
                     TokenKind::Str {
@@ -492,16 +493,9 @@ impl<'a> Lexer<'a> {
                     },
                     start,
                 );
-                self.diags.push(
-                    Diagnostic::error(
-                        "KQL0002",
-                        "unterminated string literal: a line break before the closing quote",
-                        Span::new(start, p),
-                    )
-                    .with_hint("strings spanning lines are written ```like this```"),
-                );
+                self.diags.extend(unterminated);
                 return;
-            }
+            };
             if c == q {
                 if verbatim && self.peek_char(p + 1) == Some(q) {
                     value.push(q);
