@@ -748,6 +748,28 @@ fn patterns(ps: &[ColumnPattern]) -> String {
         .join(" ")
 }
 
+/// The shared part of `mv-expand` and `mv-apply`: parameters, item index, columns, limit.
+fn expansion(
+    ps: &[OpParam],
+    item_index: &Option<Ident>,
+    columns: &[ExpandColumn],
+    limit: &Option<Expr>,
+) -> String {
+    format!(
+        "{}{} {}{}",
+        params(ps),
+        item_index
+            .as_ref()
+            .map(|i| format!(" [with_itemindex={}]", i.name))
+            .unwrap_or_default(),
+        expand_cols(columns),
+        limit
+            .as_ref()
+            .map(|l| format!(" (limit {})", l.sexpr()))
+            .unwrap_or_default()
+    )
+}
+
 fn expand_cols(cs: &[ExpandColumn]) -> String {
     cs.iter()
         .map(|c| {
@@ -878,19 +900,7 @@ fn dump_op(op: &Operator, d: usize, out: &mut String) {
             item_index,
             columns,
             limit,
-        } => line(format!(
-            "{}{} {}{}",
-            params(ps),
-            item_index
-                .as_ref()
-                .map(|i| format!(" [with_itemindex={}]", i.name))
-                .unwrap_or_default(),
-            expand_cols(columns),
-            limit
-                .as_ref()
-                .map(|l| format!(" (limit {})", l.sexpr()))
-                .unwrap_or_default()
-        )),
+        } => line(expansion(ps, item_index, columns, limit)),
         OperatorKind::MvApply {
             params: ps,
             item_index,
@@ -899,17 +909,8 @@ fn dump_op(op: &Operator, d: usize, out: &mut String) {
             body,
         } => {
             let mut s = format!(
-                "{i}(mv-apply @{at}{}{} {}{}\n",
-                params(ps),
-                item_index
-                    .as_ref()
-                    .map(|i| format!(" [with_itemindex={}]", i.name))
-                    .unwrap_or_default(),
-                expand_cols(columns),
-                limit
-                    .as_ref()
-                    .map(|l| format!(" (limit {})", l.sexpr()))
-                    .unwrap_or_default()
+                "{i}(mv-apply @{at}{}\n",
+                expansion(ps, item_index, columns, limit)
             );
             dump_tabular(body, d + 1, &mut s);
             s.push_str(&format!("{i})\n"));
