@@ -76,6 +76,7 @@ impl Engine {
             empty_table()?
         };
         ctx.register_table(TableReference::bare(AUDIT_LOGS), table)?;
+        crate::kql::udf::register(&ctx);
         Ok(Engine {
             ctx,
             data_dir: data_dir.to_path_buf(),

@@ -31,6 +31,7 @@
 pub mod ast;
 pub mod lexer;
 pub mod parser;
+pub mod udf;
 
 pub use lexer::lex;
 pub use parser::parse;
