@@ -504,3 +504,214 @@ pub fn kql_pack_array() -> ScalarUDF {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::real_text;
+
+    #[test]
+    fn real_text_is_shortest_round_trip() {
+        assert_eq!(real_text(1.5), "1.5");
+        assert_eq!(real_text(1.0), "1");
+        assert_eq!(real_text(-0.25), "-0.25");
+        assert_eq!(real_text(f64::NAN), "NaN");
+        assert_eq!(real_text(f64::INFINITY), "Infinity");
+        assert_eq!(real_text(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(real_text(1e14), "100000000000000");
+        assert_eq!(real_text(1e15), "1E+15");
+        assert_eq!(real_text(1.25e-7), "1.25E-07");
+        assert_eq!(real_text(0.0001), "0.0001");
+        assert_eq!(real_text(0.1 + 0.2), "0.30000000000000004");
+    }
+
+    #[test]
+    fn tostring_of_scalars() {
+        assert_eq!(str1("SELECT kql_tostring('abc')"), s("abc"));
+        assert_eq!(str1("SELECT kql_tostring(NULL)"), s(""));
+        assert_eq!(str1("SELECT kql_tostring(CAST(NULL AS INT))"), s(""));
+        assert_eq!(str1("SELECT kql_tostring(42)"), s("42"));
+        assert_eq!(str1("SELECT kql_tostring(CAST(-7 AS TINYINT))"), s("-7"));
+        assert_eq!(str1("SELECT kql_tostring(1.5)"), s("1.5"));
+        assert_eq!(str1("SELECT kql_tostring(CAST(1.0 AS DOUBLE))"), s("1"));
+        assert_eq!(str1("SELECT kql_tostring(CAST(1.1 AS REAL))"), s("1.1"));
+        assert_eq!(str1("SELECT kql_tostring(CAST('NaN' AS DOUBLE))"), s("NaN"));
+        assert_eq!(str1("SELECT kql_tostring(true)"), s("true"));
+        assert_eq!(
+            str1("SELECT kql_tostring(TIMESTAMP '2026-10-08 11:30:00.25')"),
+            s("2026-10-08T11:30:00.2500000Z")
+        );
+        assert_eq!(
+            str1("SELECT kql_tostring(arrow_cast(5400, 'Duration(Second)'))"),
+            s("01:30:00")
+        );
+        assert_eq!(
+            str1("SELECT kql_tostring(arrow_cast(86400, 'Duration(Second)'))"),
+            s("1.00:00:00")
+        );
+        assert_eq!(
+            str1("SELECT kql_tostring(arrow_cast(1500, 'Duration(Millisecond)'))"),
+            s("00:00:01.5000000")
+        );
+        assert_eq!(
+            str1("SELECT kql_tostring(arrow_cast(-90, 'Duration(Second)'))"),
+            s("-00:01:30")
+        );
+        let (t, nullable) = field("SELECT kql_tostring(NULL)");
+        assert_eq!(t, arrow::datatypes::DataType::Utf8);
+        assert!(!nullable);
+    }
+
+    #[test]
+    fn tostring_and_json_of_nested_values() {
+        assert_eq!(
+            str1("SELECT kql_tostring(named_struct('a', 1, 'b', 'x', 'c', CAST(NULL AS INT)))"),
+            s(r#"{"a":1,"b":"x","c":null}"#)
+        );
+        assert_eq!(
+            str1("SELECT kql_tostring(make_array(1, 2, 3))"),
+            s("[1,2,3]")
+        );
+        assert_eq!(
+            str1("SELECT kql_json(make_array('a', NULL))"),
+            s(r#"["a",null]"#)
+        );
+        assert_eq!(
+            str1(
+                "SELECT kql_json(named_struct('t', TIMESTAMP '2026-01-02 03:04:05', 'l', make_array(1.5)))"
+            ),
+            s(r#"{"t":"2026-01-02T03:04:05.0000000Z","l":[1.5]}"#)
+        );
+        assert_eq!(str1("SELECT kql_json(MAP {'k': 1})"), s(r#"{"k":1}"#));
+    }
+
+    #[test]
+    fn json_of_scalars() {
+        assert_eq!(str1("SELECT kql_json('a\"b')"), s(r#""a\"b""#));
+        assert_eq!(str1("SELECT kql_json(NULL)"), None);
+        assert_eq!(str1("SELECT kql_json(CAST(NULL AS VARCHAR))"), None);
+        assert_eq!(str1("SELECT kql_json(CAST(1 AS DOUBLE))"), s("1.0"));
+        assert_eq!(str1("SELECT kql_json(false)"), s("false"));
+        assert_eq!(str1("SELECT kql_json('')"), s(r#""""#));
+        let v = strs("SELECT kql_json(x) FROM (VALUES (1), (NULL), (3)) AS v(x)");
+        assert_eq!(v, [s("1"), None, s("3")]);
+    }
+
+    #[test]
+    fn parse_json_normalises() {
+        assert_eq!(
+            str1(r#"SELECT kql_parse_json('{ "b": 1, "a": [true, null] }')"#),
+            s(r#"{"b":1,"a":[true,null]}"#)
+        );
+        assert_eq!(str1("SELECT kql_parse_json('abc')"), s(r#""abc""#));
+        assert_eq!(str1("SELECT kql_parse_json(' 12 ')"), s("12"));
+        assert_eq!(str1("SELECT kql_parse_json('')"), None);
+        assert_eq!(str1("SELECT kql_parse_json(NULL)"), None);
+        assert_eq!(str1("SELECT kql_parse_json('null')"), s("null"));
+    }
+
+    #[test]
+    fn json_get_and_index() {
+        let doc = r#"'{"a":{"b":[10,"x",{"c":null}]},"A":2}'"#;
+        assert_eq!(
+            str1(&format!("SELECT kql_json_get({doc}, 'a')")),
+            s(r#"{"b":[10,"x",{"c":null}]}"#)
+        );
+        assert_eq!(str1(&format!("SELECT kql_json_get({doc}, 'A')")), s("2"));
+        assert_eq!(
+            str1(&format!("SELECT kql_json_get({doc}, 'missing')")),
+            None
+        );
+        assert_eq!(str1("SELECT kql_json_get('[1]', 'a')"), None);
+        assert_eq!(str1("SELECT kql_json_get(NULL, 'a')"), None);
+        assert_eq!(
+            str1(&format!(
+                "SELECT kql_json_index(kql_json_get(kql_json_get({doc}, 'a'), 'b'), 1)"
+            )),
+            s(r#""x""#)
+        );
+        assert_eq!(str1("SELECT kql_json_index('[1,2,3]', -1)"), s("3"));
+        assert_eq!(str1("SELECT kql_json_index('[1,2,3]', -3)"), s("1"));
+        assert_eq!(str1("SELECT kql_json_index('[1,2,3]', 3)"), None);
+        assert_eq!(str1("SELECT kql_json_index('[1,2,3]', -4)"), None);
+        assert_eq!(str1(r#"SELECT kql_json_index('{"a":1}', 0)"#), None);
+        let v = strs(
+            r#"SELECT kql_json_get(j, k) FROM (VALUES ('{"x":1}', 'x'), ('{"y":2}', 'y'), ('{"y":2}', 'x')) AS v(j, k)"#,
+        );
+        assert_eq!(v, [s("1"), s("2"), None]);
+    }
+
+    #[test]
+    fn json_tostring_unquotes_strings() {
+        assert_eq!(str1(r#"SELECT kql_json_tostring('"abc"')"#), s("abc"));
+        assert_eq!(
+            str1(r#"SELECT kql_json_tostring('{"a":1}')"#),
+            s(r#"{"a":1}"#)
+        );
+        assert_eq!(str1("SELECT kql_json_tostring('null')"), s(""));
+        assert_eq!(str1("SELECT kql_json_tostring(NULL)"), s(""));
+        assert_eq!(str1("SELECT kql_json_tostring('1.50')"), s("1.5"));
+        assert!(!field("SELECT kql_json_tostring(NULL)").1);
+    }
+
+    #[test]
+    fn array_length_and_keys() {
+        assert_eq!(ints("SELECT kql_json_array_length('[1,[2,3]]')"), [Some(2)]);
+        assert_eq!(ints("SELECT kql_json_array_length('[]')"), [Some(0)]);
+        assert_eq!(ints(r#"SELECT kql_json_array_length('{"a":1}')"#), [None]);
+        assert_eq!(ints("SELECT kql_json_array_length(NULL)"), [None]);
+        assert_eq!(
+            lists(r#"SELECT kql_json_keys('{"b":1,"a":2}')"#),
+            [list(&["b", "a"])]
+        );
+        assert_eq!(lists("SELECT kql_json_keys('{}')"), [list(&[])]);
+        assert_eq!(lists("SELECT kql_json_keys('[1]')"), [None]);
+        assert_eq!(lists("SELECT kql_json_keys(NULL)"), [None]);
+    }
+
+    #[test]
+    fn items_for_mv_expand() {
+        assert_eq!(
+            lists(r#"SELECT kql_json_items('[1,"a",{"b":2}]', 'bag')"#),
+            [list(&["1", r#""a""#, r#"{"b":2}"#])]
+        );
+        assert_eq!(
+            lists(r#"SELECT kql_json_items('{"a":1,"b":[2]}', 'bag')"#),
+            [list(&[r#"{"a":1}"#, r#"{"b":[2]}"#])]
+        );
+        assert_eq!(
+            lists(r#"SELECT kql_json_items('{"a":1,"b":[2]}', 'array')"#),
+            [list(&[r#"["a",1]"#, r#"["b",[2]]"#])]
+        );
+        assert_eq!(lists("SELECT kql_json_items('7', 'bag')"), [list(&["7"])]);
+        assert_eq!(lists("SELECT kql_json_items('[]', 'bag')"), [list(&[])]);
+        assert_eq!(lists("SELECT kql_json_items(NULL, 'bag')"), [None]);
+        assert_eq!(lists("SELECT kql_json_items('null', 'bag')"), [None]);
+        let e = error("SELECT kql_json_items('[1]', 'rows')");
+        assert!(e.contains("unknown mode"), "{e}");
+        let v = lists("SELECT kql_json_items(j, 'bag') FROM (VALUES ('[1,2]'), ('3')) AS v(j)");
+        assert_eq!(v, [list(&["1", "2"]), list(&["3"])]);
+    }
+
+    #[test]
+    fn bag_pack_and_pack_array() {
+        assert_eq!(
+            str1(r#"SELECT kql_bag_pack('a', '1', 'b', '"x"', 'c', NULL)"#),
+            s(r#"{"a":1,"b":"x","c":null}"#)
+        );
+        assert_eq!(str1("SELECT kql_bag_pack()"), s("{}"));
+        assert_eq!(
+            str1("SELECT kql_bag_pack(NULL, '1', 'k', '[1]')"),
+            s(r#"{"k":[1]}"#)
+        );
+        let e = error("SELECT kql_bag_pack('a')");
+        assert!(e.contains("multiple of 2"), "{e}");
+        assert_eq!(
+            str1(r#"SELECT kql_pack_array('1', NULL, '"s"', '{"a":true}')"#),
+            s(r#"[1,null,"s",{"a":true}]"#)
+        );
+        assert_eq!(str1("SELECT kql_pack_array()"), s("[]"));
+        let v = strs("SELECT kql_bag_pack('k', kql_json(x)) FROM (VALUES ('a'), (NULL)) AS v(x)");
+        assert_eq!(v, [s(r#"{"k":"a"}"#), s(r#"{"k":null}"#)]);
+    }
+}
