@@ -276,3 +276,165 @@ impl Accumulator for PercentileAccumulator {
         size_of::<Self>() + self.values.capacity() * size_of::<f64>()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::util::pretty::pretty_format_batches;
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    use super::super::testutil::*;
+
+    /// Runs `sql` over table `t(g Utf8, j Utf8, x Float64)` held in three partitions (so
+    /// aggregates run partially and merge their states); returns the plan and the result.
+    fn partitioned(sql: &str) -> (String, String) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ctx =
+                SessionContext::new_with_config(SessionConfig::new().with_target_partitions(4));
+            super::super::register(&ctx);
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("g", DataType::Utf8, true),
+                Field::new("j", DataType::Utf8, true),
+                Field::new("x", DataType::Float64, true),
+            ]));
+            let batch = |g: Vec<&str>, j: Vec<Option<&str>>, x: Vec<Option<f64>>| {
+                RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![
+                        Arc::new(StringArray::from(g)),
+                        Arc::new(StringArray::from(j)),
+                        Arc::new(Float64Array::from(x)),
+                    ],
+                )
+                .unwrap()
+            };
+            let parts = vec![
+                vec![batch(
+                    vec!["a", "b"],
+                    vec![Some(r#"{"k":1}"#), Some(r#"{"z":0}"#)],
+                    vec![Some(5.0), Some(1.0)],
+                )],
+                vec![batch(
+                    vec!["a", "a"],
+                    vec![Some(r#"{"k":2,"m":3}"#), None],
+                    vec![Some(1.0), None],
+                )],
+                vec![batch(
+                    vec!["a", "b"],
+                    vec![Some("[1]"), Some(r#"{"y":[1]}"#)],
+                    vec![Some(3.0), Some(2.0)],
+                )],
+            ];
+            let table = MemTable::try_new(Arc::clone(&schema), parts).unwrap();
+            ctx.register_table("t", Arc::new(table)).unwrap();
+            let plan = ctx
+                .sql(&format!("EXPLAIN {sql}"))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let out = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            (
+                pretty_format_batches(&plan).unwrap().to_string(),
+                pretty_format_batches(&out).unwrap().to_string(),
+            )
+        })
+    }
+
+    #[test]
+    fn make_bag_merges_objects() {
+        assert_eq!(
+            strs(
+                r#"SELECT kql_make_bag(j) FROM (VALUES ('{"a":1}'), ('{"b":2,"a":3}'), ('[1]'), (NULL), ('x'), ('')) AS v(j)"#
+            ),
+            [s(r#"{"a":1,"b":2}"#)]
+        );
+        assert_eq!(
+            strs("SELECT kql_make_bag(j) FROM (VALUES ('x')) AS v(j) WHERE j = 'y'"),
+            [s("{}")]
+        );
+        assert_eq!(
+            strs("SELECT kql_make_bag(j) FROM (VALUES ('1'), (NULL)) AS v(j)"),
+            [s("{}")]
+        );
+        assert_eq!(
+            strs(
+                r#"SELECT kql_make_bag(j) FROM (VALUES (1, '{"p":1}'), (2, '{"q":2}'), (1, '{"r":[3]}')) AS v(g, j) GROUP BY g ORDER BY g"#
+            ),
+            [s(r#"{"p":1,"r":[3]}"#), s(r#"{"q":2}"#)]
+        );
+        assert!(!field("SELECT kql_make_bag('{}')").1);
+    }
+
+    #[test]
+    fn make_bag_partial_aggregation() {
+        let (plan, out) =
+            partitioned("SELECT g, kql_make_bag(j) AS bag FROM t GROUP BY g ORDER BY g");
+        assert!(plan.contains("mode=Partial"), "{plan}");
+        let lines: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("| a") || l.starts_with("| b"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        // Which `k` wins depends on the partition order; both keys are present once.
+        assert!(
+            lines[0].contains(r#""k":"#) && lines[0].contains(r#""m":3"#),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains(r#"{"z":0,"y":[1]}"#) || lines[1].contains(r#"{"y":[1],"z":0}"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn percentile_nearest_rank() {
+        let p = |pct: &str| {
+            floats(&format!(
+                "SELECT kql_percentile(x, {pct}) FROM (VALUES (3), (1), (NULL), (2), (5), (4), (10), (9), (8), (7), (6)) AS v(x)"
+            ))[0]
+        };
+        assert_eq!(p("50"), Some(5.0));
+        assert_eq!(p("0"), Some(1.0));
+        assert_eq!(p("10"), Some(1.0));
+        assert_eq!(p("11"), Some(2.0));
+        assert_eq!(p("95"), Some(10.0));
+        assert_eq!(p("100"), Some(10.0));
+        assert_eq!(p("99.9"), Some(10.0));
+        assert_eq!(
+            floats("SELECT kql_percentile(x, 50) FROM (VALUES (CAST(NULL AS DOUBLE))) AS v(x)"),
+            [None]
+        );
+        assert_eq!(
+            floats("SELECT kql_percentile(x, 50) FROM (VALUES (1.5)) AS v(x) WHERE x > 2"),
+            [None]
+        );
+        assert_eq!(
+            floats(
+                "SELECT kql_percentile(x, 50) FROM (VALUES ('a', 1), ('a', 3), ('b', 7), ('a', 2)) AS v(g, x) GROUP BY g ORDER BY g"
+            ),
+            [Some(2.0), Some(7.0)]
+        );
+        assert_eq!(field("SELECT kql_percentile(1, 50)").0, DataType::Float64);
+    }
+
+    #[test]
+    fn percentile_partial_aggregation() {
+        let (plan, out) = partitioned(
+            "SELECT g, kql_percentile(x, 50) AS p50, kql_percentile(x, 100) AS p100 FROM t GROUP BY g ORDER BY g",
+        );
+        assert!(plan.contains("mode=Partial"), "{plan}");
+        // a: 1, 3, 5 (and a null) → p50 = 3, p100 = 5; b: 1, 2 → p50 = 1, p100 = 2.
+        let flat: String = out.split_whitespace().collect();
+        assert!(flat.contains("|a|3.0|5.0|"), "{out}");
+        assert!(flat.contains("|b|1.0|2.0|"), "{out}");
+    }
+}

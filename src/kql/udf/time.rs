@@ -727,3 +727,375 @@ pub fn kql_week_of_year() -> ScalarUDF {
         map_field(a, |d| d.iso_week().week() as i32)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::{parse_timespan, timespan_text};
+
+    /// `kql_tostring` of a one-row timestamp/duration expression.
+    fn text(expr: &str) -> Option<String> {
+        str1(&format!("SELECT kql_tostring({expr})"))
+    }
+
+    fn dt(s: &str) -> String {
+        format!("kql_todatetime('{s}')")
+    }
+
+    #[test]
+    fn timespan_text_forms() {
+        assert_eq!(timespan_text(86_400_000_000_000), "1.00:00:00");
+        assert_eq!(timespan_text(5_400_000_000_000), "01:30:00");
+        assert_eq!(timespan_text(1_500_000_000), "00:00:01.5000000");
+        assert_eq!(timespan_text(0), "00:00:00");
+        assert_eq!(timespan_text(-100), "-00:00:00.0000001");
+        assert_eq!(timespan_text(i64::MIN), "-106751.23:47:16.8547758");
+        assert_eq!(parse_timespan("1.5h"), Some(5_400_000_000_000));
+    }
+
+    #[test]
+    fn todatetime_forms() {
+        assert_eq!(
+            text(&dt("2026-10-08T11:30:00.25Z")),
+            s("2026-10-08T11:30:00.2500000Z")
+        );
+        assert_eq!(
+            text(&dt("2026-10-08T11:30:00+02:00")),
+            s("2026-10-08T09:30:00.0000000Z")
+        );
+        assert_eq!(text(&dt("2026-10-08")), s("2026-10-08T00:00:00.0000000Z"));
+        assert_eq!(
+            text(&dt("2026-10-08 11:30")),
+            s("2026-10-08T11:30:00.0000000Z")
+        );
+        assert_eq!(
+            text(&dt("2026-10-08T11:30Z")),
+            s("2026-10-08T11:30:00.0000000Z")
+        );
+        assert_eq!(
+            text(&dt("2026-10-08 11:30:00.1234567")),
+            s("2026-10-08T11:30:00.1234567Z")
+        );
+        assert_eq!(
+            text(&dt("Sat, 8 Nov 2026 10:00:00 GMT")),
+            s("2026-11-08T10:00:00.0000000Z")
+        );
+        assert_eq!(
+            text(&dt("8 Nov 2026 10:00 +0200")),
+            s("2026-11-08T08:00:00.0000000Z")
+        );
+        assert_eq!(
+            text(&dt("10/8/2026 11:30:00 AM")),
+            s("2026-10-08T11:30:00.0000000Z")
+        );
+        assert_eq!(int1(&format!("SELECT {}", dt("garbage"))), None);
+        assert_eq!(int1(&format!("SELECT {}", dt(""))), None);
+        assert_eq!(int1("SELECT kql_todatetime(NULL)"), None);
+        assert_eq!(
+            field("SELECT kql_todatetime('2026-01-01')").0,
+            super::ts_type()
+        );
+        let v = ints(
+            "SELECT kql_todatetime(s) FROM (VALUES ('1970-01-01T00:00:01Z'), ('x'), \
+             ('1969-12-31T23:59:59Z')) AS v(s)",
+        );
+        assert_eq!(v, [Some(1_000_000_000), None, Some(-1_000_000_000)]);
+    }
+
+    #[test]
+    fn totimespan_forms() {
+        let ns = |s: &str| int1(&format!("SELECT kql_totimespan('{s}')"));
+        assert_eq!(ns("1d"), Some(86_400_000_000_000));
+        assert_eq!(ns("2h"), Some(7_200_000_000_000));
+        assert_eq!(ns("30m"), Some(1_800_000_000_000));
+        assert_eq!(ns("10s"), Some(10_000_000_000));
+        assert_eq!(ns("100ms"), Some(100_000_000));
+        assert_eq!(ns("5microsecond"), Some(5_000));
+        assert_eq!(ns("1tick"), Some(100));
+        assert_eq!(ns("1.5h"), Some(5_400_000_000_000));
+        assert_eq!(ns("01:30"), Some(5_400_000_000_000));
+        assert_eq!(ns("00:00:01.5"), Some(1_500_000_000));
+        assert_eq!(
+            ns("-1.02:03:04.5"),
+            Some(-(((26 * 60 + 3) * 60 + 4) * 1_000_000_000 + 500_000_000))
+        );
+        assert_eq!(ns("25:00:00"), None);
+        assert_eq!(ns("1x"), None);
+        assert_eq!(ns("abc"), None);
+        assert_eq!(ns(""), None);
+        assert_eq!(int1("SELECT kql_totimespan(NULL)"), None);
+        assert_eq!(text("kql_totimespan('90m')"), s("01:30:00"));
+        assert_eq!(field("SELECT kql_totimespan('1d')").0, super::dur_type());
+    }
+
+    #[test]
+    fn format_datetime_specifiers() {
+        let t = dt("2009-06-15T13:45:30.6170000Z");
+        let f = |fmt: &str| str1(&format!("SELECT kql_format_datetime({t}, '{fmt}')"));
+        assert_eq!(f("yyyy-MM-dd HH:mm:ss.fff"), s("2009-06-15 13:45:30.617"));
+        assert_eq!(f("y yy yyyy M MM d dd"), s("9 09 2009 6 06 15 15"));
+        assert_eq!(f("h:mm tt"), s("1:45 PM"));
+        assert_eq!(f("hh H t"), s("01 13 P"));
+        assert_eq!(f("ss.f ss.fffffff"), s("30.6 30.6170000"));
+        assert_eq!(f("ss.FFFFFFF"), s("30.617"));
+        assert_eq!(f("[yyyy/MM/dd]_m,s"), s("[2009/06/15]_45,30"));
+        assert_eq!(f("yyyy-MM-ddTHH:mm:ssZ"), s("2009-06-15T13:45:30Z"));
+        assert_eq!(f(r#""day" d"#), s("day 15"));
+        assert_eq!(f("''on'' d, \\h"), s("on 15, h"));
+        assert_eq!(
+            str1(&format!(
+                "SELECT kql_format_datetime({}, 'HH:mm:ss.FFF')",
+                dt("2009-06-15T00:05:30Z")
+            )),
+            s("00:05:30")
+        );
+        assert_eq!(str1("SELECT kql_format_datetime(NULL, 'yyyy')"), s(""));
+        let e = error(&format!("SELECT kql_format_datetime({t}, 'dddd')"));
+        assert!(
+            e.contains("unsupported format specifier") && e.contains("dddd"),
+            "{e}"
+        );
+        let v = strs(
+            "SELECT kql_format_datetime(kql_todatetime(t), f) FROM (VALUES \
+             ('2026-01-02T03:04:05Z', 'yyyyMMdd'), ('2026-01-02T03:04:05Z', 'HHmm'), \
+             (NULL, 'yyyy')) AS v(t, f)",
+        );
+        assert_eq!(v, [s("20260102"), s("0304"), s("")]);
+    }
+
+    #[test]
+    fn format_timespan_specifiers() {
+        let d = "kql_totimespan('1.02:03:04.5')";
+        let f = |fmt: &str| str1(&format!("SELECT kql_format_timespan({d}, '{fmt}')"));
+        assert_eq!(f("d.hh:mm:ss.fff"), s("1.02:03:04.500"));
+        assert_eq!(f("dd:h:m:s"), s("01:2:3:4"));
+        assert_eq!(f("ddd HH FF"), s("001 02 5"));
+        assert_eq!(
+            str1("SELECT kql_format_timespan(kql_totimespan('00:00:01'), 'hh:mm:ss.FFF')"),
+            s("00:00:01")
+        );
+        assert_eq!(
+            str1("SELECT kql_format_timespan(kql_totimespan('-90s'), 'hh:mm:ss')"),
+            s("-00:01:30")
+        );
+        assert_eq!(str1("SELECT kql_format_timespan(NULL, 'hh')"), s(""));
+        assert!(!field("SELECT kql_format_timespan(NULL, 'hh')").1);
+    }
+
+    #[test]
+    fn datetime_diff_parts() {
+        let diff = |p: &str, a: &str, b: &str| {
+            int1(&format!(
+                "SELECT kql_datetime_diff('{p}', {}, {})",
+                dt(a),
+                dt(b)
+            ))
+        };
+        assert_eq!(diff("year", "2017-01-01", "2016-12-31"), Some(1));
+        assert_eq!(diff("Year", "2016-12-31", "2017-01-01"), Some(-1));
+        assert_eq!(diff("quarter", "2017-07-01", "2017-03-25"), Some(2));
+        assert_eq!(diff("month", "2017-01-01", "2015-12-30"), Some(13));
+        assert_eq!(
+            diff("week", "2017-10-29 00:00", "2017-09-30 23:59"),
+            Some(5)
+        );
+        assert_eq!(
+            diff("day", "2017-10-30 00:00", "2017-09-30 23:59"),
+            Some(30)
+        );
+        assert_eq!(
+            diff("hour", "2017-10-31 01:00", "2017-10-30 23:59"),
+            Some(2)
+        );
+        assert_eq!(
+            diff("minute", "2017-10-30 23:05:01", "2017-10-30 23:00:59"),
+            Some(5)
+        );
+        assert_eq!(
+            diff(
+                "second",
+                "2017-10-30 23:00:10.100",
+                "2017-10-30 23:00:00.900"
+            ),
+            Some(10)
+        );
+        assert_eq!(
+            diff(
+                "millisecond",
+                "2017-10-30 23:00:00.200100",
+                "2017-10-30 23:00:00.100900"
+            ),
+            Some(100)
+        );
+        assert_eq!(
+            diff(
+                "microsecond",
+                "2017-10-30 23:00:00.1009001",
+                "2017-10-30 23:00:00.1008009"
+            ),
+            Some(100)
+        );
+        assert_eq!(
+            diff(
+                "nanosecond",
+                "2017-10-30 23:00:00.0000000",
+                "2017-10-30 23:00:00.0000010"
+            ),
+            Some(-1000)
+        );
+        assert_eq!(
+            diff("day", "1970-01-01T00:00:00Z", "1969-12-31T23:59:59Z"),
+            Some(1)
+        );
+        assert_eq!(
+            int1(&format!(
+                "SELECT kql_datetime_diff('day', NULL, {})",
+                dt("2017-01-01")
+            )),
+            None
+        );
+        let e = error(&format!(
+            "SELECT kql_datetime_diff('fortnight', {}, {})",
+            dt("2017-01-01"),
+            dt("2017-01-01")
+        ));
+        assert!(e.contains("unknown part") && e.contains("fortnight"), "{e}");
+        let v = ints(
+            "SELECT kql_datetime_diff(p, kql_todatetime('2020-03-01'), kql_todatetime('2019-12-31')) \
+             FROM (VALUES ('year'), ('month'), ('day')) AS v(p)",
+        );
+        assert_eq!(v, [Some(1), Some(3), Some(61)]);
+    }
+
+    #[test]
+    fn datetime_add_parts() {
+        let add =
+            |p: &str, n: i64, t: &str| text(&format!("kql_datetime_add('{p}', {n}, {})", dt(t)));
+        assert_eq!(
+            add("month", 1, "2017-01-31"),
+            s("2017-02-28T00:00:00.0000000Z")
+        );
+        assert_eq!(
+            add("year", 1, "2016-02-29"),
+            s("2017-02-28T00:00:00.0000000Z")
+        );
+        assert_eq!(
+            add("quarter", -1, "2017-05-31 10:00"),
+            s("2017-02-28T10:00:00.0000000Z")
+        );
+        assert_eq!(
+            add("week", 1, "2017-01-01"),
+            s("2017-01-08T00:00:00.0000000Z")
+        );
+        assert_eq!(
+            add("day", -1, "2017-01-01"),
+            s("2016-12-31T00:00:00.0000000Z")
+        );
+        assert_eq!(
+            add("hour", 25, "2017-01-01"),
+            s("2017-01-02T01:00:00.0000000Z")
+        );
+        assert_eq!(
+            add("millisecond", 5, "2017-01-01"),
+            s("2017-01-01T00:00:00.0050000Z")
+        );
+        assert_eq!(add("year", 1000, "2017-01-01"), s(""));
+        assert_eq!(int1("SELECT kql_datetime_add('day', 1, NULL)"), None);
+        let e = error(&format!(
+            "SELECT kql_datetime_add('eon', 1, {})",
+            dt("2017-01-01")
+        ));
+        assert!(e.contains("eon"), "{e}");
+        let v = strs(
+            "SELECT kql_tostring(kql_datetime_add('day', n, kql_todatetime('2020-01-01'))) \
+             FROM (VALUES (1), (-1), (NULL)) AS v(n)",
+        );
+        assert_eq!(
+            v,
+            [
+                s("2020-01-02T00:00:00.0000000Z"),
+                s("2019-12-31T00:00:00.0000000Z"),
+                s("")
+            ]
+        );
+    }
+
+    #[test]
+    fn start_and_end_of_periods() {
+        let t = dt("2026-10-08T11:30:00Z"); // a Thursday
+        let f = |func: &str| text(&format!("{func}({t})"));
+        assert_eq!(f("kql_startofweek"), s("2026-10-04T00:00:00.0000000Z"));
+        assert_eq!(f("kql_endofweek"), s("2026-10-10T23:59:59.9999999Z"));
+        assert_eq!(f("kql_endofday"), s("2026-10-08T23:59:59.9999999Z"));
+        assert_eq!(f("kql_endofmonth"), s("2026-10-31T23:59:59.9999999Z"));
+        assert_eq!(f("kql_endofyear"), s("2026-12-31T23:59:59.9999999Z"));
+        assert_eq!(
+            text(&format!("kql_endofmonth({})", dt("2024-02-10"))),
+            s("2024-02-29T23:59:59.9999999Z")
+        );
+        assert_eq!(
+            text(&format!("kql_endofmonth({})", dt("2024-12-10"))),
+            s("2024-12-31T23:59:59.9999999Z")
+        );
+        // Before the epoch: 1969-12-31 was a Wednesday.
+        assert_eq!(
+            text(&format!("kql_startofweek({})", dt("1969-12-31T12:00:00Z"))),
+            s("1969-12-28T00:00:00.0000000Z")
+        );
+        // A Sunday is its own start of week.
+        assert_eq!(
+            text(&format!("kql_startofweek({})", dt("2026-10-04T00:00:00Z"))),
+            s("2026-10-04T00:00:00.0000000Z")
+        );
+        assert_eq!(int1("SELECT kql_endofday(NULL)"), None);
+        let v = strs(
+            "SELECT kql_tostring(kql_endofday(kql_todatetime(t))) FROM (VALUES ('2020-01-01 05:00'), \
+             ('2020-02-29 23:59:59.9999999'), (NULL)) AS v(t)",
+        );
+        assert_eq!(
+            v,
+            [
+                s("2020-01-01T23:59:59.9999999Z"),
+                s("2020-02-29T23:59:59.9999999Z"),
+                s("")
+            ]
+        );
+    }
+
+    #[test]
+    fn calendar_parts() {
+        let t = dt("2026-10-08T11:30:00Z");
+        let f = |func: &str| int1(&format!("SELECT {func}({t})"));
+        assert_eq!(text(&format!("kql_dayofweek({t})")), s("4.00:00:00"));
+        assert_eq!(
+            text(&format!("kql_dayofweek({})", dt("2026-10-04T23:00:00Z"))),
+            s("00:00:00")
+        );
+        assert_eq!(f("kql_dayofmonth"), Some(8));
+        assert_eq!(f("kql_dayofyear"), Some(281));
+        assert_eq!(f("kql_hourofday"), Some(11));
+        assert_eq!(f("kql_monthofyear"), Some(10));
+        assert_eq!(f("kql_getyear"), Some(2026));
+        assert_eq!(f("kql_week_of_year"), Some(41));
+        assert_eq!(
+            int1(&format!("SELECT kql_week_of_year({})", dt("2021-01-01"))),
+            Some(53)
+        );
+        assert_eq!(
+            field(&format!("SELECT kql_getyear({t})")).0,
+            arrow::datatypes::DataType::Int32
+        );
+        assert_eq!(int1("SELECT kql_getyear(NULL)"), None);
+        // Dates and timestamps of other units are accepted.
+        assert_eq!(int1("SELECT kql_dayofmonth(DATE '2026-02-03')"), Some(3));
+        assert_eq!(
+            int1("SELECT kql_hourofday(arrow_cast(3600, 'Timestamp(Second, None)'))"),
+            Some(1)
+        );
+        let v = ints(
+            "SELECT kql_monthofyear(kql_todatetime(t)) FROM (VALUES ('2026-01-31'), ('2026-12-01'), \
+             (NULL)) AS v(t)",
+        );
+        assert_eq!(v, [Some(1), Some(12), None]);
+    }
+}
