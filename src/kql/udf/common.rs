@@ -116,7 +116,7 @@ pub(super) fn coerce(name: &str, params: Params, types: &[DataType]) -> Result<V
             kinds.to_vec()
         }
         Params::Repeat(group) => {
-            if types.len() % group.len() != 0 {
+            if !types.len().is_multiple_of(group.len()) {
                 return plan_err!(
                     "{name} takes a multiple of {} arguments, got {}",
                     group.len(),
@@ -158,7 +158,7 @@ pub(super) struct KqlScalar {
 
 impl KqlScalar {
     /// A function whose result may be null.
-    pub(super) fn new(name: &'static str, params: Params, ret: DataType, eval: Eval) -> ScalarUDF {
+    pub(super) fn udf(name: &'static str, params: Params, ret: DataType, eval: Eval) -> ScalarUDF {
         Self::build(name, params, ret, true, eval)
     }
 

@@ -291,7 +291,7 @@ pub fn kql_tostring() -> ScalarUDF {
 
 /// `kql_json(any) -> Utf8`: the value as compact JSON text; null → NULL.
 pub fn kql_json() -> ScalarUDF {
-    KqlScalar::new("kql_json", ANY, DataType::Utf8, |a| {
+    KqlScalar::udf("kql_json", ANY, DataType::Utf8, |a| {
         let v = a.any(0);
         let mut out = StringBuilder::with_capacity(a.rows(), 0);
         for i in 0..a.rows() {
@@ -307,14 +307,14 @@ pub fn kql_json() -> ScalarUDF {
 /// `kql_parse_json(s) -> Utf8`: JSON re-serialized compactly; invalid JSON → a JSON string of `s`;
 /// null or `""` → NULL.
 pub fn kql_parse_json() -> ScalarUDF {
-    KqlScalar::new("kql_parse_json", STR, DataType::Utf8, |a| {
+    KqlScalar::udf("kql_parse_json", STR, DataType::Utf8, |a| {
         map_json(a, |s| s.and_then(parse_dynamic).map(|v| json_text(&v)))
     })
 }
 
 /// `kql_json_get(json, key) -> Utf8`: property `key` (case-sensitive) of a JSON object, as JSON.
 pub fn kql_json_get() -> ScalarUDF {
-    KqlScalar::new(
+    KqlScalar::udf(
         "kql_json_get",
         Params::Fixed(&[Kind::Str, Kind::Str]),
         DataType::Utf8,
@@ -335,7 +335,7 @@ pub fn kql_json_get() -> ScalarUDF {
 
 /// `kql_json_index(json, i) -> Utf8`: element `i` of a JSON array (negative: from the end).
 pub fn kql_json_index() -> ScalarUDF {
-    KqlScalar::new(
+    KqlScalar::udf(
         "kql_json_index",
         Params::Fixed(&[Kind::Str, Kind::Int]),
         DataType::Utf8,
@@ -372,7 +372,7 @@ pub fn kql_json_tostring() -> ScalarUDF {
 
 /// `kql_json_array_length(json) -> Int64`: length of a JSON array, else null.
 pub fn kql_json_array_length() -> ScalarUDF {
-    KqlScalar::new("kql_json_array_length", STR, DataType::Int64, |a| {
+    KqlScalar::udf("kql_json_array_length", STR, DataType::Int64, |a| {
         let s = a.str(0)?;
         let mut out = Int64Builder::with_capacity(a.rows());
         for i in 0..a.rows() {
@@ -391,7 +391,7 @@ pub fn kql_json_array_length() -> ScalarUDF {
 /// (or NULL) and `["k",v]` with mode `array`; any other value gives itself. JSON `null`, `""` and
 /// NULL give NULL. Items are JSON text.
 pub fn kql_json_items() -> ScalarUDF {
-    KqlScalar::new(
+    KqlScalar::udf(
         "kql_json_items",
         Params::Fixed(&[Kind::Str, Kind::Str]),
         str_list_type(),
@@ -440,7 +440,7 @@ pub fn kql_json_items() -> ScalarUDF {
 
 /// `kql_json_keys(json) -> List<Utf8>`: the keys of a JSON object in order, else null.
 pub fn kql_json_keys() -> ScalarUDF {
-    KqlScalar::new("kql_json_keys", STR, str_list_type(), |a| {
+    KqlScalar::udf("kql_json_keys", STR, str_list_type(), |a| {
         let s = a.str(0)?;
         let mut out = ListBuilder::new(StringBuilder::new());
         for i in 0..a.rows() {
@@ -466,7 +466,7 @@ fn json_or_null(s: Option<&str>) -> Value {
 /// `kql_bag_pack(k1, v1, k2, v2, ...) -> Utf8`: a JSON object of the pairs; values are JSON text
 /// (NULL → `null`), pairs with a NULL key are left out, a repeated key keeps its last value.
 pub fn kql_bag_pack() -> ScalarUDF {
-    KqlScalar::new(
+    KqlScalar::udf(
         "kql_bag_pack",
         Params::Repeat(&[Kind::Str, Kind::Str]),
         DataType::Utf8,
@@ -489,7 +489,7 @@ pub fn kql_bag_pack() -> ScalarUDF {
 
 /// `kql_pack_array(v1, v2, ...) -> Utf8`: a JSON array of the values (JSON text, NULL → `null`).
 pub fn kql_pack_array() -> ScalarUDF {
-    KqlScalar::new(
+    KqlScalar::udf(
         "kql_pack_array",
         Params::Repeat(&[Kind::Str]),
         DataType::Utf8,

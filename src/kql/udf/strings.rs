@@ -39,42 +39,42 @@ pub fn functions() -> Vec<ScalarUDF> {
 
 /// `kql_has(s, term) -> Boolean`: `term` is a whole term of `s` (case-insensitive).
 pub fn kql_has() -> ScalarUDF {
-    KqlScalar::new("kql_has", STR2, DataType::Boolean, |a| {
+    KqlScalar::udf("kql_has", STR2, DataType::Boolean, |a| {
         term_match(a, false, true, true)
     })
 }
 
 /// `kql_has_cs(s, term) -> Boolean`: `term` is a whole term of `s` (case-sensitive).
 pub fn kql_has_cs() -> ScalarUDF {
-    KqlScalar::new("kql_has_cs", STR2, DataType::Boolean, |a| {
+    KqlScalar::udf("kql_has_cs", STR2, DataType::Boolean, |a| {
         term_match(a, true, true, true)
     })
 }
 
 /// `kql_hasprefix(s, term) -> Boolean`: some term of `s` starts with `term` (case-insensitive).
 pub fn kql_hasprefix() -> ScalarUDF {
-    KqlScalar::new("kql_hasprefix", STR2, DataType::Boolean, |a| {
+    KqlScalar::udf("kql_hasprefix", STR2, DataType::Boolean, |a| {
         term_match(a, false, true, false)
     })
 }
 
 /// `kql_hasprefix_cs(s, term) -> Boolean`: some term of `s` starts with `term` (case-sensitive).
 pub fn kql_hasprefix_cs() -> ScalarUDF {
-    KqlScalar::new("kql_hasprefix_cs", STR2, DataType::Boolean, |a| {
+    KqlScalar::udf("kql_hasprefix_cs", STR2, DataType::Boolean, |a| {
         term_match(a, true, true, false)
     })
 }
 
 /// `kql_hassuffix(s, term) -> Boolean`: some term of `s` ends with `term` (case-insensitive).
 pub fn kql_hassuffix() -> ScalarUDF {
-    KqlScalar::new("kql_hassuffix", STR2, DataType::Boolean, |a| {
+    KqlScalar::udf("kql_hassuffix", STR2, DataType::Boolean, |a| {
         term_match(a, false, false, true)
     })
 }
 
 /// `kql_hassuffix_cs(s, term) -> Boolean`: some term of `s` ends with `term` (case-sensitive).
 pub fn kql_hassuffix_cs() -> ScalarUDF {
-    KqlScalar::new("kql_hassuffix_cs", STR2, DataType::Boolean, |a| {
+    KqlScalar::udf("kql_hassuffix_cs", STR2, DataType::Boolean, |a| {
         term_match(a, true, false, true)
     })
 }
@@ -120,12 +120,13 @@ pub(crate) fn has_term(text: &str, term: &str, start: bool, end: bool) -> bool {
     while let Some(off) = text[from..].find(term) {
         let at = from + off;
         let before_ok =
-            !(start && first) || !text[..at].chars().next_back().is_some_and(is_term_char);
-        let after_ok = !(end && last)
-            || !text[at + term.len()..]
+            !(start && first && text[..at].chars().next_back().is_some_and(is_term_char));
+        let after_ok = !(end
+            && last
+            && text[at + term.len()..]
                 .chars()
                 .next()
-                .is_some_and(is_term_char);
+                .is_some_and(is_term_char));
         if before_ok && after_ok {
             return true;
         }
@@ -136,21 +137,21 @@ pub(crate) fn has_term(text: &str, term: &str, start: bool, end: bool) -> bool {
 
 /// `kql_trim(regex, s) -> Utf8`: removes every leading and trailing match of `regex` from `s`.
 pub fn kql_trim() -> ScalarUDF {
-    KqlScalar::new("kql_trim", STR2, DataType::Utf8, |a| {
+    KqlScalar::udf("kql_trim", STR2, DataType::Utf8, |a| {
         trim(a, "kql_trim", true, true)
     })
 }
 
 /// `kql_trim_start(regex, s) -> Utf8`: removes every leading match of `regex` from `s`.
 pub fn kql_trim_start() -> ScalarUDF {
-    KqlScalar::new("kql_trim_start", STR2, DataType::Utf8, |a| {
+    KqlScalar::udf("kql_trim_start", STR2, DataType::Utf8, |a| {
         trim(a, "kql_trim_start", true, false)
     })
 }
 
 /// `kql_trim_end(regex, s) -> Utf8`: removes every trailing match of `regex` from `s`.
 pub fn kql_trim_end() -> ScalarUDF {
-    KqlScalar::new("kql_trim_end", STR2, DataType::Utf8, |a| {
+    KqlScalar::udf("kql_trim_end", STR2, DataType::Utf8, |a| {
         trim(a, "kql_trim_end", false, true)
     })
 }
@@ -186,7 +187,7 @@ fn trim(a: &Args, name: &str, start: bool, end: bool) -> Result<ArrayRef> {
 
 /// `kql_extract(regex, group, s) -> Utf8`: capture `group` (0 = whole match) of the first match.
 pub fn kql_extract() -> ScalarUDF {
-    KqlScalar::new(
+    KqlScalar::udf(
         "kql_extract",
         Params::Fixed(&[Kind::Str, Kind::Int, Kind::Str]),
         DataType::Utf8,
@@ -216,7 +217,7 @@ pub fn kql_extract() -> ScalarUDF {
 /// With several capture groups only the first is returned (KQL would return one array per match;
 /// the caller refuses that form). A group that did not take part in a match gives `""`.
 pub fn kql_extract_all() -> ScalarUDF {
-    KqlScalar::new("kql_extract_all", STR2, str_list_type(), |a| {
+    KqlScalar::udf("kql_extract_all", STR2, str_list_type(), |a| {
         let (re, s) = (a.str(0)?, a.str(1)?);
         let mut out = ListBuilder::new(StringBuilder::new());
         let mut memo: Memo<'_, Arc<Regex>> = Memo::new();
@@ -242,7 +243,7 @@ pub fn kql_extract_all() -> ScalarUDF {
 /// `kql_split(s, delimiter) -> List<Utf8>`: `s` split on every `delimiter` (empty pieces kept);
 /// null `s` → `[""]`, empty or null delimiter → `[s]`.
 pub fn kql_split() -> ScalarUDF {
-    KqlScalar::new("kql_split", STR2, str_list_type(), |a| {
+    KqlScalar::udf("kql_split", STR2, str_list_type(), |a| {
         let (s, d) = (a.str(0)?, a.str(1)?);
         let mut out = ListBuilder::new(StringBuilder::new());
         for i in 0..a.rows() {
@@ -263,7 +264,7 @@ pub fn kql_split() -> ScalarUDF {
 
 /// `kql_base64_encode(s) -> Utf8`: the UTF-8 bytes of `s` in standard, padded base64.
 pub fn kql_base64_encode() -> ScalarUDF {
-    KqlScalar::new("kql_base64_encode", STR, DataType::Utf8, |a| {
+    KqlScalar::udf("kql_base64_encode", STR, DataType::Utf8, |a| {
         let s = a.str(0)?;
         let mut out = StringBuilder::with_capacity(a.rows(), 0);
         for i in 0..a.rows() {
@@ -276,7 +277,7 @@ pub fn kql_base64_encode() -> ScalarUDF {
 /// `kql_base64_decode(s) -> Utf8`: standard base64 (padding optional) decoded as UTF-8; null when
 /// invalid.
 pub fn kql_base64_decode() -> ScalarUDF {
-    KqlScalar::new("kql_base64_decode", STR, DataType::Utf8, |a| {
+    KqlScalar::udf("kql_base64_decode", STR, DataType::Utf8, |a| {
         let s = a.str(0)?;
         let mut out = StringBuilder::with_capacity(a.rows(), 0);
         for i in 0..a.rows() {

@@ -515,7 +515,7 @@ fn map_field(a: &Args, f: fn(DateTime<Utc>) -> i32) -> Result<ArrayRef> {
 
 /// `kql_todatetime(s) -> Timestamp(ns, UTC)`: ISO 8601/RFC 3339, dates, RFC 822 text; else null.
 pub fn kql_todatetime() -> ScalarUDF {
-    KqlScalar::new("kql_todatetime", STR, ts_type(), |a| {
+    KqlScalar::udf("kql_todatetime", STR, ts_type(), |a| {
         let s = a.str(0)?;
         Ok(ts_array(
             (0..a.rows())
@@ -527,7 +527,7 @@ pub fn kql_todatetime() -> ScalarUDF {
 
 /// `kql_totimespan(s) -> Duration(ns)`: `[-][d.]hh:mm[:ss[.f]]` or a literal like `1.5h`; else null.
 pub fn kql_totimespan() -> ScalarUDF {
-    KqlScalar::new("kql_totimespan", STR, dur_type(), |a| {
+    KqlScalar::udf("kql_totimespan", STR, dur_type(), |a| {
         let s = a.str(0)?;
         Ok(Arc::new(DurationNanosecondArray::from_iter(
             (0..a.rows()).map(|i| s.get(i).and_then(parse_timespan)),
@@ -589,7 +589,7 @@ pub fn kql_format_timespan() -> ScalarUDF {
 
 /// `kql_datetime_diff(part, dt1, dt2) -> Int64`: `part` boundaries crossed from `dt2` to `dt1`.
 pub fn kql_datetime_diff() -> ScalarUDF {
-    KqlScalar::new(
+    KqlScalar::udf(
         "kql_datetime_diff",
         Params::Fixed(&[Kind::Str, Kind::Ts, Kind::Ts]),
         DataType::Int64,
@@ -614,7 +614,7 @@ pub fn kql_datetime_diff() -> ScalarUDF {
 
 /// `kql_datetime_add(part, n, ts) -> Timestamp(ns, UTC)`: `ts` plus `n` parts (null on overflow).
 pub fn kql_datetime_add() -> ScalarUDF {
-    KqlScalar::new(
+    KqlScalar::udf(
         "kql_datetime_add",
         Params::Fixed(&[Kind::Str, Kind::Int, Kind::Ts]),
         ts_type(),
@@ -639,14 +639,14 @@ pub fn kql_datetime_add() -> ScalarUDF {
 
 /// `kql_startofweek(ts) -> Timestamp(ns, UTC)`: the preceding Sunday, 00:00 UTC.
 pub fn kql_startofweek() -> ScalarUDF {
-    KqlScalar::new("kql_startofweek", TS, ts_type(), |a| {
+    KqlScalar::udf("kql_startofweek", TS, ts_type(), |a| {
         map_ts(a, start_of_week)
     })
 }
 
 /// `kql_endofweek(ts) -> Timestamp(ns, UTC)`: the next Sunday 00:00 UTC minus one tick.
 pub fn kql_endofweek() -> ScalarUDF {
-    KqlScalar::new("kql_endofweek", TS, ts_type(), |a| {
+    KqlScalar::udf("kql_endofweek", TS, ts_type(), |a| {
         map_ts(a, |ns| {
             start_of_week(ns)?.checked_add(7 * NS_PER_DAY - NS_PER_TICK)
         })
@@ -655,7 +655,7 @@ pub fn kql_endofweek() -> ScalarUDF {
 
 /// `kql_endofday(ts) -> Timestamp(ns, UTC)`: the next midnight UTC minus one tick.
 pub fn kql_endofday() -> ScalarUDF {
-    KqlScalar::new("kql_endofday", TS, ts_type(), |a| {
+    KqlScalar::udf("kql_endofday", TS, ts_type(), |a| {
         map_ts(a, |ns| {
             start_of_day(ns).checked_add(NS_PER_DAY - NS_PER_TICK)
         })
@@ -664,21 +664,21 @@ pub fn kql_endofday() -> ScalarUDF {
 
 /// `kql_endofmonth(ts) -> Timestamp(ns, UTC)`: the first of the next month minus one tick.
 pub fn kql_endofmonth() -> ScalarUDF {
-    KqlScalar::new("kql_endofmonth", TS, ts_type(), |a| {
+    KqlScalar::udf("kql_endofmonth", TS, ts_type(), |a| {
         map_ts(a, |ns| Some(start_of_next_month(ns)? - NS_PER_TICK))
     })
 }
 
 /// `kql_endofyear(ts) -> Timestamp(ns, UTC)`: January 1st of the next year minus one tick.
 pub fn kql_endofyear() -> ScalarUDF {
-    KqlScalar::new("kql_endofyear", TS, ts_type(), |a| {
+    KqlScalar::udf("kql_endofyear", TS, ts_type(), |a| {
         map_ts(a, |ns| Some(start_of_next_year(ns)? - NS_PER_TICK))
     })
 }
 
 /// `kql_dayofweek(ts) -> Duration(ns)`: days since the preceding Sunday, as a timespan.
 pub fn kql_dayofweek() -> ScalarUDF {
-    KqlScalar::new("kql_dayofweek", TS, dur_type(), |a| {
+    KqlScalar::udf("kql_dayofweek", TS, dur_type(), |a| {
         let t = a.ts(0)?;
         Ok(Arc::new(DurationNanosecondArray::from_iter(
             (0..a.rows()).map(|i| t.get(i).map(|ns| weekday(ns) * NS_PER_DAY)),
@@ -688,42 +688,42 @@ pub fn kql_dayofweek() -> ScalarUDF {
 
 /// `kql_dayofmonth(ts) -> Int32`: day of the month, 1 to 31.
 pub fn kql_dayofmonth() -> ScalarUDF {
-    KqlScalar::new("kql_dayofmonth", TS, DataType::Int32, |a| {
+    KqlScalar::udf("kql_dayofmonth", TS, DataType::Int32, |a| {
         map_field(a, |d| d.day() as i32)
     })
 }
 
 /// `kql_dayofyear(ts) -> Int32`: day of the year, 1 to 366.
 pub fn kql_dayofyear() -> ScalarUDF {
-    KqlScalar::new("kql_dayofyear", TS, DataType::Int32, |a| {
+    KqlScalar::udf("kql_dayofyear", TS, DataType::Int32, |a| {
         map_field(a, |d| d.ordinal() as i32)
     })
 }
 
 /// `kql_hourofday(ts) -> Int32`: hour of the day, 0 to 23.
 pub fn kql_hourofday() -> ScalarUDF {
-    KqlScalar::new("kql_hourofday", TS, DataType::Int32, |a| {
+    KqlScalar::udf("kql_hourofday", TS, DataType::Int32, |a| {
         map_field(a, |d| d.hour() as i32)
     })
 }
 
 /// `kql_monthofyear(ts) -> Int32`: month, 1 to 12.
 pub fn kql_monthofyear() -> ScalarUDF {
-    KqlScalar::new("kql_monthofyear", TS, DataType::Int32, |a| {
+    KqlScalar::udf("kql_monthofyear", TS, DataType::Int32, |a| {
         map_field(a, |d| d.month() as i32)
     })
 }
 
 /// `kql_getyear(ts) -> Int32`: the year.
 pub fn kql_getyear() -> ScalarUDF {
-    KqlScalar::new("kql_getyear", TS, DataType::Int32, |a| {
+    KqlScalar::udf("kql_getyear", TS, DataType::Int32, |a| {
         map_field(a, |d| d.year())
     })
 }
 
 /// `kql_week_of_year(ts) -> Int32`: ISO 8601 week number, 1 to 53.
 pub fn kql_week_of_year() -> ScalarUDF {
-    KqlScalar::new("kql_week_of_year", TS, DataType::Int32, |a| {
+    KqlScalar::udf("kql_week_of_year", TS, DataType::Int32, |a| {
         map_field(a, |d| d.iso_week().week() as i32)
     })
 }
