@@ -21,6 +21,13 @@ pub enum Error {
     Arrow(arrow::error::ArrowError),
     Parquet(parquet::errors::ParquetError),
     DataFusion(datafusion::error::DataFusionError),
+    /// Problems found in a source text (a KQL query, a workbook), rendered with carets.
+    Diagnostics {
+        /// The name shown in `--> file:line:col`.
+        file: String,
+        text: String,
+        diagnostics: Vec<crate::diagnostic::Diagnostic>,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -43,6 +50,11 @@ impl fmt::Display for Error {
             Error::Arrow(e) => write!(f, "arrow: {e}"),
             Error::Parquet(e) => write!(f, "parquet: {e}"),
             Error::DataFusion(e) => write!(f, "{e}"),
+            Error::Diagnostics {
+                file,
+                text,
+                diagnostics,
+            } => f.write_str(crate::diagnostic::render_all(diagnostics, file, text).trim_end()),
         }
     }
 }

@@ -9,6 +9,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     match auditbook::cli::run() {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        // Diagnostics render themselves (`error[KQL0201]: ...` with the source line and a caret).
+        Err(e @ auditbook::Error::Diagnostics { .. }) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{Outcome, Result};
 
+pub mod explain;
 pub mod generate;
 pub mod ingest;
 pub mod query;
@@ -39,8 +40,10 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Ingest Entra audit-log exports into the dataset.
     Ingest(ingest::Args),
-    /// Run a SQL query over the dataset.
+    /// Run a SQL or KQL query over the dataset.
     Query(query::Args),
+    /// Show the SQL a KQL query compiles to (and DataFusion's plan).
+    Explain(explain::Args),
     /// Write realistic synthetic Entra audit-log exports.
     Generate(generate::Args),
 }
@@ -51,6 +54,7 @@ pub fn run() -> Result<Outcome> {
     match cli.command {
         Command::Ingest(args) => ingest::run(args, &cli.global),
         Command::Query(args) => query::run(args, &cli.global),
+        Command::Explain(args) => explain::run(args, &cli.global),
         Command::Generate(args) => generate::run(args, &cli.global),
     }
 }

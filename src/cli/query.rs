@@ -1,5 +1,5 @@
-//! `auditbook query --sql QUERY | --file FILE [--format F]`: one read-only SQL query over the
-//! dataset, printed to stdout.
+//! `auditbook query --sql QUERY | --kql QUERY | -f FILE [--format F]`: one read-only SQL or KQL
+//! query over the dataset, printed to stdout.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -9,46 +9,94 @@ use crate::engine::Engine;
 use crate::render::{OutputFormat, print_batches};
 use crate::{Error, Outcome, Result};
 
-/// Run a SQL query over the dataset.
+/// Run a SQL or KQL query over the dataset.
 ///
-/// Tables: `AuditLogs` (with the partition column `date`, `YYYY-MM-DD`). Names are case-sensitive
-/// and need no quotes: `SELECT Category, count(*) FROM AuditLogs GROUP BY Category`. Nested
-/// columns: `InitiatedBy['user']['displayName']`, `unnest(TargetResources)`. Queries are read-only.
+/// Tables: `AuditLogs` (in SQL also the partition column `date`, `YYYY-MM-DD`). SQL names are
+/// case-sensitive and need no quotes: `SELECT Category, count(*) FROM AuditLogs GROUP BY
+/// Category`; nested columns: `InitiatedBy['user']['displayName']`, `unnest(TargetResources)`.
+/// KQL runs as Log Analytics would: `AuditLogs | summarize count() by Category`. Queries are
+/// read-only.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["sql", "file"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["sql", "kql", "file"])))]
 pub struct Args {
     /// The SQL query (DataFusion dialect).
     #[arg(long, value_name = "QUERY")]
     pub sql: Option<String>,
-    /// Read the SQL query from FILE (`-` for stdin).
+    /// The KQL query (compiled to SQL; `auditbook explain` shows the SQL).
+    #[arg(long, value_name = "QUERY")]
+    pub kql: Option<String>,
+    /// Read the query from FILE (`-` for stdin): KQL when the name ends in `.kql` or `.csl`
+    /// (or with `--lang kql`), SQL otherwise.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// The language of `--file`.
+    #[arg(long, value_enum, value_name = "LANG")]
+    pub lang: Option<Lang>,
     /// Output format [default: table when stdout is a terminal, csv otherwise].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<OutputFormat>,
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
-    let query = match (&args.sql, &args.file) {
-        (Some(sql), _) => sql.clone(),
-        (None, Some(path)) => read_query(path)?,
-        (None, None) => {
-            return Err(Error::Usage(
-                "give the query with --sql QUERY or --file FILE".into(),
-            ));
-        }
-    };
-    if query.trim().trim_end_matches(';').trim().is_empty() {
-        return Err(Error::Usage("the query is empty".into()));
-    }
-    let format = args.format.unwrap_or_else(OutputFormat::default_for_stdout);
+/// A query language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Sql,
+    Kql,
+}
 
-    let engine = Engine::open(&global.data)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// A multi-threaded runtime for DataFusion.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Invalid(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(engine.query(&query))?;
+        .map_err(|e| Error::Invalid(format!("cannot start the async runtime: {e}")))
+}
+
+/// A KQL query from `--kql` or a file, with the name its diagnostics show.
+pub(crate) fn load_kql(kql: Option<&str>, file: Option<&std::path::Path>) -> Result<(String, String)> {
+    let (name, text) = match (kql, file) {
+        (Some(q), _) => ("<query>".to_string(), q.to_string()),
+        (None, Some(path)) => (path.display().to_string(), read_query(path)?),
+        (None, None) => return Err(Error::Usage("give the query with --kql QUERY or --file FILE".into())),
+    };
+    if text.trim().trim_end_matches(';').trim().is_empty() {
+        return Err(Error::Usage("the query is empty".into()));
+    }
+    Ok((name, text))
+}
+
+pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
+    let is_kql = args.kql.is_some()
+        || args.lang == Some(Lang::Kql)
+        || (args.lang.is_none()
+            && args.file.as_ref().is_some_and(|p| {
+                p.extension().is_some_and(|e| e.eq_ignore_ascii_case("kql") || e.eq_ignore_ascii_case("csl"))
+            }));
+    let format = args.format.unwrap_or_else(OutputFormat::default_for_stdout);
+    let engine = Engine::open(&global.data)?;
+    let runtime = runtime()?;
+    let result = if is_kql {
+        let (name, text) = load_kql(args.kql.as_deref(), args.file.as_deref())?;
+        let compiled = engine.compile_kql(&text, &name)?;
+        for w in &compiled.warnings {
+            eprint!("{}", w.render(&name, &text));
+        }
+        runtime.block_on(engine.run_kql(&compiled))?
+    } else {
+        let query = match (&args.sql, &args.file) {
+            (Some(sql), _) => sql.clone(),
+            (None, Some(path)) => read_query(path)?,
+            (None, None) => {
+                return Err(Error::Usage(
+                    "give the query with --sql QUERY, --kql QUERY or --file FILE".into(),
+                ));
+            }
+        };
+        if query.trim().trim_end_matches(';').trim().is_empty() {
+            return Err(Error::Usage("the query is empty".into()));
+        }
+        runtime.block_on(engine.query(&query))?
+    };
 
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -65,7 +113,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
     }
 }
 
-fn read_query(path: &std::path::Path) -> Result<String> {
+pub(crate) fn read_query(path: &std::path::Path) -> Result<String> {
     if path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
@@ -111,18 +159,24 @@ mod tests {
         };
         let args = Args {
             sql: Some("SELECT Id FROM AuditLogs WHERE Category = 'x'".into()),
+            kql: None,
+            lang: None,
             file: None,
             format: Some(OutputFormat::Json),
         };
         assert_eq!(run(args, &global).unwrap(), Outcome::Success);
         let args = Args {
             sql: Some("SELECT nope FROM AuditLogs".into()),
+            kql: None,
+            lang: None,
             file: None,
             format: None,
         };
         assert!(matches!(run(args, &global), Err(Error::DataFusion(_))));
         let args = Args {
             sql: Some(" ; ".into()),
+            kql: None,
+            lang: None,
             file: None,
             format: None,
         };

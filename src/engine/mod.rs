@@ -102,6 +102,37 @@ impl Engine {
         Ok(self.ctx.sql_with_options(query, options).await?)
     }
 
+    /// The tables KQL queries can read, with the columns KQL sees (`date` is the dataset's
+    /// partition, not a KQL column).
+    pub fn catalog(&self) -> crate::kql::Catalog {
+        crate::kql::Catalog::new().with_table(AUDIT_LOGS, audit_logs_schema())
+    }
+
+    /// Compiles a KQL query against this engine's tables; `now()` is the current time.
+    /// `file` names the source in diagnostics.
+    pub fn compile_kql(&self, kql: &str, file: &str) -> Result<crate::kql::Compiled> {
+        let now = chrono::Utc::now()
+            .timestamp_nanos_opt()
+            .expect("the current time fits in nanoseconds");
+        self.compile_kql_at(kql, file, now)
+    }
+
+    /// [`Engine::compile_kql`] with a fixed `now()` (ns since the epoch, UTC).
+    pub fn compile_kql_at(&self, kql: &str, file: &str, now: i64) -> Result<crate::kql::Compiled> {
+        crate::kql::compile(kql, &self.catalog(), now).map_err(|diagnostics| Error::Diagnostics {
+            file: file.to_string(),
+            text: kql.to_string(),
+            diagnostics,
+        })
+    }
+
+    /// Runs a compiled KQL query. Columns holding dynamic values as JSON text are marked
+    /// (field metadata `auditbook.dynamic = json`) so that renderers print them as JSON.
+    pub async fn run_kql(&self, compiled: &crate::kql::Compiled) -> Result<QueryResult> {
+        let result = self.query(&compiled.sql()).await?;
+        Ok(mark_json_columns(result, &compiled.json_columns()))
+    }
+
     /// Runs a read-only SQL query and collects its result, schema included.
     pub async fn query(&self, query: &str) -> Result<QueryResult> {
         let df = self.dataframe(query).await?;
@@ -115,6 +146,39 @@ impl Engine {
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
         Ok(self.query(query).await?.batches)
     }
+}
+
+/// Field metadata key marking a `Utf8` column whose values are JSON text of KQL `dynamic`s.
+pub const DYNAMIC_JSON_METADATA: &str = "auditbook.dynamic";
+
+fn mark_json_columns(result: QueryResult, names: &[String]) -> QueryResult {
+    if names.is_empty() {
+        return result;
+    }
+    let fields: Vec<Field> = result
+        .schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let mut f = f.as_ref().clone();
+            if names.contains(f.name()) && f.data_type() == &DataType::Utf8 {
+                let mut md = f.metadata().clone();
+                md.insert(DYNAMIC_JSON_METADATA.into(), "json".into());
+                f = f.with_metadata(md);
+            }
+            f
+        })
+        .collect();
+    let schema = Arc::new(Schema::new_with_metadata(
+        fields,
+        result.schema.metadata().clone(),
+    ));
+    let batches = result
+        .batches
+        .into_iter()
+        .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()).expect("same columns"))
+        .collect();
+    QueryResult { schema, batches }
 }
 
 /// The session configuration every engine uses (see the module documentation).

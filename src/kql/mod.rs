@@ -1,9 +1,14 @@
-//! KQL front end: the stage chain is lexer → parser → (binder → SQL generator, later).
+//! The KQL compiler: lexer → parser → binder → SQL generator, one module and one entry function
+//! per stage, chained by [`compile`].
 //!
 //! - [`lexer::lex`]: source → tokens with byte spans (contextual keywords, all literal forms,
 //!   workbook placeholders `{Name:format}`).
 //! - [`parser::parse`]: tokens → [`ast::Query`] (every node spanned), several diagnostics per run
 //!   with recovery at `|` and `;`, a nesting limit, never a panic.
+//! - [`binder::ast_to_ir`]: AST → typed [`ir::Rel`], names and types resolved against a
+//!   [`binder::Catalog`], KQL semantics made explicit (null rules, naming, dynamic shapes).
+//! - [`sqlgen::ir_to_sql`]: IR → `sqlparser` syntax tree → SQL text for DataFusion.
+//! - [`udf`]: the `kql_*` functions the generated SQL calls, registered by the engine.
 //!
 //! Diagnostics use the crate-wide [`crate::diagnostic::Diagnostic`]. Codes defined here:
 //!
@@ -27,11 +32,96 @@
 //! | KQL0112 | parser | unsupported statement (`set`, `declare`, ...) |
 //! | KQL0113 | parser | invalid `dynamic(...)` literal |
 //! | KQL0150 | parser (warning) | legacy `mvexpand` without `limit`: at most 128 values per row |
+//! | KQL0201 | binder | unknown column (with did-you-mean and the column list) |
+//! | KQL0202 | binder | unknown table |
+//! | KQL0203 | binder | unknown function |
+//! | KQL0204 | binder | wrong arguments (count, shape) |
+//! | KQL0205 | binder | type mismatch |
+//! | KQL0206 | binder | construct not supported by auditbook |
+//! | KQL0207 | binder | workbook placeholder without a value |
+//! | KQL0208 | binder | aggregate outside `summarize`, or `summarize` item without one |
+//! | KQL0209 | binder | duplicate column name |
+//! | KQL0210 | binder | a constant was expected |
+//! | KQL0250 | binder (warning) | missing dynamic property: always null |
+//! | KQL0251 | binder (warning) | `union isfuzzy=true` skipped a missing table |
 
 pub mod ast;
+pub mod binder;
+pub mod ir;
 pub mod lexer;
 pub mod parser;
+pub mod sqlgen;
+pub mod types;
 pub mod udf;
 
+pub use binder::{Catalog, RenderHint};
 pub use lexer::lex;
 pub use parser::parse;
+
+use crate::diagnostic::Diagnostic;
+use crate::kql::types::Ty;
+
+/// A compiled query: DataFusion SQL plus what the KQL result looks like.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// The SQL syntax tree (printed by [`Compiled::sql`]).
+    pub query: datafusion::sql::sqlparser::ast::Query,
+    /// Output columns with their KQL types, in order.
+    pub columns: Vec<(String, Ty)>,
+    /// The `render` operator, if any.
+    pub render: Option<RenderHint>,
+    /// Warnings of every stage (the query compiled).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// The SQL text (one line), as DataFusion runs it.
+    pub fn sql(&self) -> String {
+        sqlgen::sql_text(&self.query, false)
+    }
+
+    /// The SQL text, indented for reading (`auditbook explain`).
+    pub fn pretty_sql(&self) -> String {
+        sqlgen::sql_text(&self.query, true)
+    }
+
+    /// Output columns holding `dynamic` values as JSON text (printed as JSON, not as strings).
+    pub fn json_columns(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|(_, t)| *t == Ty::Json)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}
+
+/// Compiles KQL to DataFusion SQL. `now` (nanoseconds since the epoch, UTC) is the value of
+/// `now()` and the anchor of `ago()` for the whole query. Errors come with every diagnostic found
+/// (warnings included); a successful compile keeps its warnings.
+pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<Diagnostic>> {
+    let (ast, mut diagnostics) = parse(src);
+    let Some(ast) = ast else {
+        return Err(diagnostics);
+    };
+    let bound = match binder::ast_to_ir(&ast, catalog, now) {
+        Ok(b) => b,
+        Err(mut errors) => {
+            diagnostics.append(&mut errors);
+            diagnostics.sort_by_key(|d| d.span.start);
+            return Err(diagnostics);
+        }
+    };
+    diagnostics.extend(bound.warnings);
+    diagnostics.sort_by_key(|d| d.span.start);
+    let columns = bound
+        .rel
+        .visible()
+        .map(|c| (c.name.clone(), c.ty.clone()))
+        .collect();
+    Ok(Compiled {
+        query: sqlgen::ir_to_sql(&bound.rel),
+        columns,
+        render: bound.render,
+        warnings: diagnostics,
+    })
+}

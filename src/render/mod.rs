@@ -136,12 +136,22 @@ fn write_json(
     array: bool,
 ) -> Result<()> {
     let names = unique_names(schema);
+    // KQL `dynamic` values held as JSON text are printed as the JSON they are.
+    let json_text: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| f.metadata().contains_key(crate::engine::DYNAMIC_JSON_METADATA))
+        .collect();
     let mut first = true;
     for batch in batches {
         for row in 0..batch.num_rows() {
             let mut object = Map::with_capacity(names.len());
-            for (name, column) in names.iter().zip(batch.columns()) {
-                object.insert(name.clone(), value_to_json(column.as_ref(), row)?);
+            for ((name, column), is_json) in names.iter().zip(batch.columns()).zip(&json_text) {
+                let mut value = value_to_json(column.as_ref(), row)?;
+                if *is_json && let Value::String(text) = &value {
+                    value = serde_json::from_str(text).unwrap_or(value);
+                }
+                object.insert(name.clone(), value);
             }
             let separator = match (array, first) {
                 (false, _) => "",

@@ -353,6 +353,11 @@ mod tests {
              FROM (VALUES ('a b'), ('ab')) AS v(s)",
         );
         assert_eq!(v, [Some(true), Some(false)]);
+        let v = bools(
+            "SELECT kql_has_cs(arrow_cast(s, 'Dictionary(Int32, Utf8)'), 'b') \
+             FROM (VALUES ('a b'), ('a B')) AS v(s)",
+        );
+        assert_eq!(v, [Some(true), Some(false)]);
         let e = error("SELECT kql_has(1, 'a')");
         assert!(e.contains("kql_has") && e.contains("string"), "{e}");
     }

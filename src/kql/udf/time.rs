@@ -788,6 +788,14 @@ mod tests {
             text(&dt("10/8/2026 11:30:00 AM")),
             s("2026-10-08T11:30:00.0000000Z")
         );
+        assert_eq!(
+            text(&dt("2026-10-08T11:30:00.123456789012Z")),
+            s("2026-10-08T11:30:00.1234567Z")
+        );
+        assert_eq!(
+            text(&dt("2026-10-08 11:30:00Z")),
+            s("2026-10-08T11:30:00.0000000Z")
+        );
         assert_eq!(int1(&format!("SELECT {}", dt("garbage"))), None);
         assert_eq!(int1(&format!("SELECT {}", dt(""))), None);
         assert_eq!(int1("SELECT kql_todatetime(NULL)"), None);

@@ -1,0 +1,91 @@
+//! `auditbook explain --kql QUERY | -f FILE [--plan] [--format text|json]`: the SQL a KQL query
+//! compiles to (indented), its warnings, and with `--plan` DataFusion's optimized plan.
+
+use std::path::PathBuf;
+
+use crate::cli::GlobalArgs;
+use crate::cli::query::{load_kql, runtime};
+use crate::engine::Engine;
+use crate::{Error, Outcome, Result};
+
+/// Show the DataFusion SQL a KQL query compiles to.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["kql", "file"])))]
+pub struct Args {
+    /// The KQL query.
+    #[arg(long, value_name = "QUERY")]
+    pub kql: Option<String>,
+    /// Read the KQL query from FILE (`-` for stdin).
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Also print DataFusion's optimized logical and physical plans.
+    #[arg(long)]
+    pub plan: bool,
+    /// `text` (default) or `json` (`{"sql", "columns", "render", "warnings", "plan"}`; compile
+    /// errors as `{"diagnostics": [...]}` on stdout, exit code 2).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
+    let (file, kql) = load_kql(args.kql.as_deref(), args.file.as_deref())?;
+    let engine = Engine::open(&global.data)?;
+    let compiled = match engine.compile_kql(&kql, &file) {
+        Ok(c) => c,
+        Err(Error::Diagnostics { diagnostics, text, .. }) if args.format == ExplainFormat::Json => {
+            let json: Vec<_> = diagnostics.iter().map(|d| d.to_json(&text)).collect();
+            println!("{}", serde_json::json!({ "diagnostics": json }));
+            return Err(Error::Usage("the query does not compile".into()));
+        }
+        Err(e) => return Err(e),
+    };
+    let plan = if args.plan {
+        let rt = runtime()?;
+        let df = rt.block_on(engine.dataframe(&compiled.sql()))?;
+        let state = engine.context().state();
+        let logical = state.optimize(df.logical_plan())?;
+        let physical = rt.block_on(state.create_physical_plan(&logical))?;
+        Some((
+            logical.display_indent().to_string(),
+            datafusion::physical_plan::displayable(physical.as_ref())
+                .indent(true)
+                .to_string(),
+        ))
+    } else {
+        None
+    };
+    match args.format {
+        ExplainFormat::Text => {
+            for w in &compiled.warnings {
+                eprint!("{}", w.render(&file, &kql));
+            }
+            println!("{}", compiled.pretty_sql());
+            if let Some((logical, physical)) = &plan {
+                println!("\n-- optimized logical plan\n{logical}\n-- physical plan\n{physical}");
+            }
+        }
+        ExplainFormat::Json => {
+            let columns: Vec<_> = compiled
+                .columns
+                .iter()
+                .map(|(n, t)| serde_json::json!({"name": n, "type": t.kql_name()}))
+                .collect();
+            let warnings: Vec<_> = compiled.warnings.iter().map(|d| d.to_json(&kql)).collect();
+            let out = serde_json::json!({
+                "sql": compiled.sql(),
+                "columns": columns,
+                "render": compiled.render,
+                "warnings": warnings,
+                "plan": plan.map(|(l, p)| serde_json::json!({"logical": l, "physical": p})),
+            });
+            println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        }
+    }
+    Ok(Outcome::Success)
+}
