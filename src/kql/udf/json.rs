@@ -558,14 +558,19 @@ mod tests {
             s("-00:01:30")
         );
         assert_eq!(
-            strs("SELECT kql_tostring(arrow_cast(s, 'Utf8View')) FROM (VALUES ('v'), (NULL)) AS t(s)"),
+            strs(
+                "SELECT kql_tostring(arrow_cast(s, 'Utf8View')) FROM (VALUES ('v'), (NULL)) AS t(s)"
+            ),
             [s("v"), s("")]
         );
         assert_eq!(
             str1("SELECT kql_tostring(arrow_cast('d', 'Dictionary(Int32, Utf8)'))"),
             s("d")
         );
-        assert_eq!(str1("SELECT kql_tostring(arrow_cast('l', 'LargeUtf8'))"), s("l"));
+        assert_eq!(
+            str1("SELECT kql_tostring(arrow_cast('l', 'LargeUtf8'))"),
+            s("l")
+        );
         let (t, nullable) = field("SELECT kql_tostring(NULL)");
         assert_eq!(t, arrow::datatypes::DataType::Utf8);
         assert!(!nullable);
