@@ -38,7 +38,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
     let engine = Engine::open(&global.data)?;
     let compiled = match engine.compile_kql(&kql, &file) {
         Ok(c) => c,
-        Err(Error::Diagnostics { diagnostics, text, .. }) if args.format == ExplainFormat::Json => {
+        Err(Error::Diagnostics {
+            diagnostics, text, ..
+        }) if args.format == ExplainFormat::Json => {
             let json: Vec<_> = diagnostics.iter().map(|d| d.to_json(&text)).collect();
             println!("{}", serde_json::json!({ "diagnostics": json }));
             return Err(Error::Usage("the query does not compile".into()));
@@ -47,7 +49,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
     };
     let plan = if args.plan {
         let rt = runtime()?;
-        let df = rt.block_on(engine.dataframe(&compiled.sql()))?;
+        let df = rt.block_on(engine.kql_dataframe(&compiled))?;
         let state = engine.context().state();
         let logical = state.optimize(df.logical_plan())?;
         let physical = rt.block_on(state.create_physical_plan(&logical))?;

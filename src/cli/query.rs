@@ -53,11 +53,18 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// A KQL query from `--kql` or a file, with the name its diagnostics show.
-pub(crate) fn load_kql(kql: Option<&str>, file: Option<&std::path::Path>) -> Result<(String, String)> {
+pub(crate) fn load_kql(
+    kql: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<(String, String)> {
     let (name, text) = match (kql, file) {
         (Some(q), _) => ("<query>".to_string(), q.to_string()),
         (None, Some(path)) => (path.display().to_string(), read_query(path)?),
-        (None, None) => return Err(Error::Usage("give the query with --kql QUERY or --file FILE".into())),
+        (None, None) => {
+            return Err(Error::Usage(
+                "give the query with --kql QUERY or --file FILE".into(),
+            ));
+        }
     };
     if text.trim().trim_end_matches(';').trim().is_empty() {
         return Err(Error::Usage("the query is empty".into()));
@@ -70,7 +77,8 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
         || args.lang == Some(Lang::Kql)
         || (args.lang.is_none()
             && args.file.as_ref().is_some_and(|p| {
-                p.extension().is_some_and(|e| e.eq_ignore_ascii_case("kql") || e.eq_ignore_ascii_case("csl"))
+                p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("kql") || e.eq_ignore_ascii_case("csl"))
             }));
     let format = args.format.unwrap_or_else(OutputFormat::default_for_stdout);
     let engine = Engine::open(&global.data)?;

@@ -129,8 +129,24 @@ impl Engine {
     /// Runs a compiled KQL query. Columns holding dynamic values as JSON text are marked
     /// (field metadata `auditbook.dynamic = json`) so that renderers print them as JSON.
     pub async fn run_kql(&self, compiled: &crate::kql::Compiled) -> Result<QueryResult> {
-        let result = self.query(&compiled.sql()).await?;
-        Ok(mark_json_columns(result, &compiled.json_columns()))
+        let df = self.kql_dataframe(compiled).await?;
+        let schema: SchemaRef = df.schema().inner().clone();
+        let batches = df.collect().await?;
+        Ok(mark_json_columns(
+            QueryResult { schema, batches },
+            &compiled.json_columns(),
+        ))
+    }
+
+    /// Plans a compiled KQL query from its SQL syntax tree (no SQL text is parsed again).
+    pub async fn kql_dataframe(&self, compiled: &crate::kql::Compiled) -> Result<DataFrame> {
+        use datafusion::sql::parser::Statement;
+        use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+        let statement = Statement::Statement(Box::new(SqlStatement::Query(Box::new(
+            compiled.query.clone(),
+        ))));
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 
     /// Runs a read-only SQL query and collects its result, schema included.

@@ -1,7 +1,8 @@
 //! SQL generator: [`ir::Rel`] → a `sqlparser` syntax tree → SQL text for DataFusion.
 //!
-//! Every relation becomes a `SELECT` over its input as a derived table (`FROM (...) AS "_1"`);
-//! DataFusion's optimizer merges the layers. Identifiers are always quoted (case is kept), string
+//! Every relation becomes a `SELECT` over its input, named as a common table expression
+//! (`WITH "_1" AS (...), "_2" AS (SELECT ... FROM "_1") ...`): the text stays flat however long
+//! the pipeline, and DataFusion's optimizer merges the layers. Identifiers are always quoted (case is kept), string
 //! literals are `sqlparser` values (escaped by its printer), and binary operands are
 //! parenthesized explicitly, so no text is ever glued together. `ORDER BY` appears only where it
 //! matters: before a `LIMIT`, and on the outermost query when the result is sorted.
@@ -25,6 +26,8 @@ use crate::kql::types::Ty;
 /// Skeleton nodes, parsed once from constant SQL (all fields at their defaults).
 struct Templates {
     query: Query,
+    with: sql::With,
+    cte: sql::Cte,
     select: Select,
     function: Function,
     series: TableFactor,
@@ -45,15 +48,17 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
         SetExpr::Select(s) => s.as_ref().clone(),
         _ => unreachable!("a select"),
     };
-    let function = match &select.projection[0] {
-        _ => match parse("SELECT f()").body.as_ref() {
-            SetExpr::Select(s) => match &s.projection[0] {
-                SelectItem::UnnamedExpr(sql::Expr::Function(f)) => f.clone(),
-                _ => unreachable!("a function"),
-            },
-            _ => unreachable!("a select"),
+    let function = match parse("SELECT f()").body.as_ref() {
+        SetExpr::Select(s) => match &s.projection[0] {
+            SelectItem::UnnamedExpr(sql::Expr::Function(f)) => f.clone(),
+            _ => unreachable!("a function"),
         },
+        _ => unreachable!("a select"),
     };
+    let with = parse("WITH a AS (SELECT 1) SELECT 1")
+        .with
+        .expect("a WITH clause");
+    let cte = with.cte_tables[0].clone();
     let series = match parse("SELECT value FROM generate_series(0, 1, 1)")
         .body
         .as_ref()
@@ -63,6 +68,8 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
     };
     Templates {
         query,
+        with,
+        cte,
         select,
         function,
         series,
@@ -71,22 +78,29 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
 
 /// Generates the SQL syntax tree of a bound query: the visible columns of `rel`, in its order.
 pub fn ir_to_sql(rel: &Rel) -> Query {
-    let mut g = Gen { next_alias: 0 };
-    let inner = g.query(rel);
+    let mut g = Gen {
+        next_alias: 0,
+        ctes: Vec::new(),
+    };
     let needs_wrap = rel.columns.iter().any(|c| c.hidden) || !rel.order.is_empty();
-    if !needs_wrap {
-        return inner;
-    }
-    let alias = g.alias();
-    let mut select = blank_select();
-    select.projection = rel
-        .visible()
-        .map(|c| SelectItem::UnnamedExpr(col(&c.name)))
-        .collect();
-    select.from = vec![derived(inner, &alias)];
-    let mut q = query_of(select);
-    if !rel.order.is_empty() {
-        q.order_by = Some(order_by(&mut g, &rel.order));
+    let mut q = if needs_wrap {
+        let mut select = g.select_over(rel);
+        select.projection = rel
+            .visible()
+            .map(|c| SelectItem::UnnamedExpr(col(&c.name)))
+            .collect();
+        let mut q = query_of(select);
+        if !rel.order.is_empty() {
+            q.order_by = Some(order_by(&mut g, &rel.order));
+        }
+        q
+    } else {
+        g.query(rel)
+    };
+    if !g.ctes.is_empty() {
+        let mut with = TEMPLATES.with.clone();
+        with.cte_tables = g.ctes;
+        q.with = Some(with);
     }
     q
 }
@@ -102,6 +116,8 @@ pub fn sql_text(q: &Query, pretty: bool) -> String {
 
 struct Gen {
     next_alias: usize,
+    /// The common table expressions, in dependency order.
+    ctes: Vec<sql::Cte>,
 }
 
 fn ident(name: &str) -> Ident {
@@ -133,18 +149,20 @@ fn query_of(select: Select) -> Query {
     q
 }
 
-fn derived(q: Query, alias: &str) -> TableWithJoins {
+/// `FROM "name"` (a table or a common table expression).
+fn table(name: &str) -> TableWithJoins {
     TableWithJoins {
-        relation: TableFactor::Derived {
-            lateral: false,
-            subquery: Box::new(q),
-            alias: Some(TableAlias {
-                explicit: true,
-                at: None,
-                name: ident(alias),
-                columns: vec![],
-            }),
+        relation: TableFactor::Table {
+            name: object_name(name, true),
+            alias: None,
+            args: None,
+            with_hints: vec![],
+            version: None,
+            with_ordinality: false,
+            partitions: vec![],
+            json_path: None,
             sample: None,
+            index_hints: vec![],
         },
         joins: vec![],
     }
@@ -212,12 +230,27 @@ impl Gen {
         format!("_{}", self.next_alias)
     }
 
-    /// `SELECT <columns> FROM (<rel>) AS "_n"`: a select over `rel` to extend.
-    fn select_over(&mut self, rel: &Rel) -> Select {
-        let inner = self.query(rel);
+    /// Names `rel` as a common table expression and returns the name.
+    fn input(&mut self, rel: &Rel) -> String {
+        let q = self.query(rel);
         let alias = self.alias();
+        let mut cte = TEMPLATES.cte.clone();
+        cte.alias = TableAlias {
+            explicit: false,
+            at: None,
+            name: ident(&alias),
+            columns: vec![],
+        };
+        cte.query = Box::new(q);
+        self.ctes.push(cte);
+        alias
+    }
+
+    /// `SELECT ... FROM "_n"` where `_n` names `rel`: a select over `rel` to fill in.
+    fn select_over(&mut self, rel: &Rel) -> Select {
+        let alias = self.input(rel);
         let mut s = blank_select();
-        s.from = vec![derived(inner, &alias)];
+        s.from = vec![table(&alias)];
         s
     }
 
@@ -233,21 +266,7 @@ impl Gen {
             RelKind::Scan { table } => {
                 let mut s = blank_select();
                 s.projection = Self::all_columns(rel);
-                s.from = vec![TableWithJoins {
-                    relation: TableFactor::Table {
-                        name: object_name(table, true),
-                        alias: None,
-                        args: None,
-                        with_hints: vec![],
-                        version: None,
-                        with_ordinality: false,
-                        partitions: vec![],
-                        json_path: None,
-                        sample: None,
-                        index_hints: vec![],
-                    },
-                    joins: vec![],
-                }];
+                s.from = vec![self::table(table)];
                 query_of(s)
             }
             RelKind::Values { rows } => {
@@ -377,9 +396,8 @@ impl Gen {
                 on,
                 outputs,
             } => {
-                let (la, ra) = (self.alias(), self.alias());
-                let lq = self.query(left);
-                let rq = self.query(right);
+                let la = self.input(left);
+                let ra = self.input(right);
                 let cond = on
                     .iter()
                     .map(|(l, r)| sql::Expr::BinaryOp {
@@ -416,8 +434,8 @@ impl Gen {
                         alias: ident(&c.name),
                     })
                     .collect();
-                let mut from = derived(lq, &la);
-                let right_table = derived(rq, &ra).relation;
+                let mut from = table(&la);
+                let right_table = table(&ra).relation;
                 from.joins.push(sql::Join {
                     relation: right_table,
                     global: false,
@@ -427,7 +445,14 @@ impl Gen {
                 query_of(s)
             }
             RelKind::Union { inputs } => {
-                let qs = inputs.iter().map(|r| self.query(r)).collect();
+                let qs = inputs
+                    .iter()
+                    .map(|r| {
+                        let mut s = self.select_over(r);
+                        s.projection = Self::all_columns(r);
+                        query_of(s)
+                    })
+                    .collect();
                 union_all(qs)
             }
         }
@@ -584,11 +609,15 @@ impl Gen {
                 list: list.iter().map(|x| self.expr(x, q)).collect(),
                 negated: *negated,
             },
-            Expr::InRel(a, rel, negated) => sql::Expr::InSubquery {
-                expr: Box::new(operand(self.expr(a, q))),
-                subquery: Box::new(self.query(rel)),
-                negated: *negated,
-            },
+            Expr::InRel(a, rel, negated) => {
+                let mut s = self.select_over(rel);
+                s.projection = vec![SelectItem::UnnamedExpr(col(&rel.columns[0].name))];
+                sql::Expr::InSubquery {
+                    expr: Box::new(operand(self.expr(a, q))),
+                    subquery: Box::new(query_of(s)),
+                    negated: *negated,
+                }
+            }
             Expr::Between(a, lo, hi, negated) => sql::Expr::Between {
                 expr: Box::new(operand(self.expr(a, q))),
                 negated: *negated,
@@ -605,14 +634,11 @@ impl Gen {
                 func("array_element", vec![a, i])
             }
             Expr::ScalarRel(rel) => {
-                let mut inner = self.query(rel);
+                let mut s = self.select_over(rel);
+                s.projection = vec![SelectItem::UnnamedExpr(col(&rel.columns[0].name))];
+                let mut inner = query_of(s);
                 // Only the first row counts: order it as the relation says.
                 if !rel.order.is_empty() {
-                    let alias = self.alias();
-                    let mut s = blank_select();
-                    s.projection = vec![SelectItem::UnnamedExpr(col(&rel.columns[0].name))];
-                    s.from = vec![derived(inner, &alias)];
-                    inner = query_of(s);
                     inner.order_by = Some(order_by(self, &rel.order));
                 }
                 inner.limit_clause = Some(limit_clause(1));

@@ -140,7 +140,10 @@ fn write_json(
     let json_text: Vec<bool> = schema
         .fields()
         .iter()
-        .map(|f| f.metadata().contains_key(crate::engine::DYNAMIC_JSON_METADATA))
+        .map(|f| {
+            f.metadata()
+                .contains_key(crate::engine::DYNAMIC_JSON_METADATA)
+        })
         .collect();
     let mut first = true;
     for batch in batches {

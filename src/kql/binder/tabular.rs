@@ -1072,7 +1072,7 @@ impl Binder<'_> {
         }
         // Layer 3: elements by index, in place of (or after) the input columns.
         let mut out: Vec<(String, TExpr)> = Vec::new();
-        let mut element = |b: &mut Self, i: usize| -> B<TExpr> {
+        let element = |b: &mut Self, i: usize| -> B<TExpr> {
             let (_, list, item_ty, to) = &lists[i];
             let e = match list.ty {
                 Ty::Null => Expr::null(Ty::Null),
