@@ -25,8 +25,9 @@ pub fn functions() -> Vec<AggregateUDF> {
     vec![kql_make_bag(), kql_percentile()]
 }
 
-/// `kql_make_bag(json) -> Utf8`: one JSON object merging the group's objects (first value of a
-/// key wins; non-objects and nulls ignored; no object → `{}`).
+/// `kql_make_bag(json) -> Utf8`: one JSON object merging the JSON objects of the group.
+///
+/// The first value seen for a key wins; non-objects and nulls are ignored; no object → `{}`.
 pub fn kql_make_bag() -> AggregateUDF {
     AggregateUDF::new_from_impl(KqlAggregate::new(
         "kql_make_bag",
@@ -35,8 +36,9 @@ pub fn kql_make_bag() -> AggregateUDF {
     ))
 }
 
-/// `kql_percentile(x, p) -> Float64`: nearest-rank percentile `p` (0 to 100) of the non-null `x`;
-/// null for no value.
+/// `kql_percentile(x, p) -> Float64`: nearest-rank percentile `p` (0 to 100) of the non-null `x`.
+///
+/// Null when there is no value; `p` is taken from the first row where it is not null.
 pub fn kql_percentile() -> AggregateUDF {
     AggregateUDF::new_from_impl(KqlAggregate::new(
         "kql_percentile",

@@ -304,8 +304,9 @@ pub fn kql_json() -> ScalarUDF {
     })
 }
 
-/// `kql_parse_json(s) -> Utf8`: JSON re-serialized compactly; invalid JSON → a JSON string of `s`;
-/// null or `""` → NULL.
+/// `kql_parse_json(s) -> Utf8`: KQL `parse_json`, JSON text re-serialized compactly.
+///
+/// Invalid JSON gives a JSON string holding `s`; NULL or `""` gives NULL.
 pub fn kql_parse_json() -> ScalarUDF {
     KqlScalar::udf("kql_parse_json", STR, DataType::Utf8, |a| {
         map_json(a, |s| s.and_then(parse_dynamic).map(|v| json_text(&v)))
@@ -463,8 +464,10 @@ fn json_or_null(s: Option<&str>) -> Value {
     s.and_then(parse_dynamic).unwrap_or(Value::Null)
 }
 
-/// `kql_bag_pack(k1, v1, k2, v2, ...) -> Utf8`: a JSON object of the pairs; values are JSON text
-/// (NULL → `null`), pairs with a NULL key are left out, a repeated key keeps its last value.
+/// `kql_bag_pack(k1, v1, k2, v2, ...) -> Utf8`: a JSON object of key/value pairs.
+///
+/// Values are JSON text (NULL → `null`); pairs with a NULL key are left out; a repeated key keeps
+/// its last value.
 pub fn kql_bag_pack() -> ScalarUDF {
     KqlScalar::udf(
         "kql_bag_pack",

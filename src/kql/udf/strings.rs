@@ -211,9 +211,9 @@ pub fn kql_extract() -> ScalarUDF {
     )
 }
 
-/// `kql_extract_all(regex, s) -> List<Utf8>`: every match (its first capture group if any), null
-/// when nothing matches.
+/// `kql_extract_all(regex, s) -> List<Utf8>`: every match of `regex` in `s`, null if none.
 ///
+/// Each item is the match's capture group when the regex has one, else the whole match.
 /// With several capture groups only the first is returned (KQL would return one array per match;
 /// the caller refuses that form). A group that did not take part in a match gives `""`.
 pub fn kql_extract_all() -> ScalarUDF {
@@ -240,8 +240,9 @@ pub fn kql_extract_all() -> ScalarUDF {
     })
 }
 
-/// `kql_split(s, delimiter) -> List<Utf8>`: `s` split on every `delimiter` (empty pieces kept);
-/// null `s` → `[""]`, empty or null delimiter → `[s]`.
+/// `kql_split(s, delimiter) -> List<Utf8>`: `s` split on every `delimiter`, empty pieces kept.
+///
+/// Null `s` → `[""]`; an empty or null delimiter → `[s]`.
 pub fn kql_split() -> ScalarUDF {
     KqlScalar::udf("kql_split", STR2, str_list_type(), |a| {
         let (s, d) = (a.str(0)?, a.str(1)?);
@@ -274,8 +275,7 @@ pub fn kql_base64_encode() -> ScalarUDF {
     })
 }
 
-/// `kql_base64_decode(s) -> Utf8`: standard base64 (padding optional) decoded as UTF-8; null when
-/// invalid.
+/// `kql_base64_decode(s) -> Utf8`: standard base64 (padding optional) decoded as UTF-8, else null.
 pub fn kql_base64_decode() -> ScalarUDF {
     KqlScalar::udf("kql_base64_decode", STR, DataType::Utf8, |a| {
         let s = a.str(0)?;
