@@ -50,6 +50,7 @@ pub mod binder;
 pub mod ir;
 pub mod lexer;
 pub mod parser;
+pub mod prune;
 pub mod sqlgen;
 pub mod types;
 pub mod udf;
@@ -119,7 +120,7 @@ pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<D
         .map(|c| (c.name.clone(), c.ty.clone()))
         .collect();
     Ok(Compiled {
-        query: sqlgen::ir_to_sql(&bound.rel),
+        query: sqlgen::ir_to_sql(&prune::prune(bound.rel)),
         columns,
         render: bound.render,
         warnings: diagnostics,
