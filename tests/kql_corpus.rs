@@ -9,7 +9,8 @@
 //!
 //! Every query runs with `now()` fixed at 2026-11-01T00:00:00Z (the end of the sample data).
 //! `UPDATE_SNAPSHOTS=1 cargo test --test kql_corpus` rewrites the snapshots; a mismatch fails
-//! with both texts. Snapshots are reviewed before they are committed.
+//! with both texts. `KQL_CORPUS=prefix` limits a run to the files whose names start with
+//! `prefix`. Snapshots are reviewed before they are committed.
 
 mod util;
 
@@ -29,6 +30,10 @@ fn corpus(dir: &str) -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "kql"))
+        .filter(|p| match std::env::var("KQL_CORPUS") {
+            Ok(prefix) => p.file_name().unwrap().to_string_lossy().starts_with(&prefix),
+            Err(_) => true,
+        })
         .collect();
     files.sort();
     files
