@@ -101,8 +101,10 @@ pub enum RelKind {
         left: Box<Rel>,
         right: Box<Rel>,
         kind: JoinKind,
-        /// (left expression, right expression) pairs compared with `=`.
+        /// (left expression, right expression) pairs compared with `=` (`IS NOT DISTINCT
+        /// FROM` when `null_safe`); no pair is a cross join.
         on: Vec<(Expr, Expr)>,
+        null_safe: bool,
         outputs: Vec<(Side, String)>,
     },
     /// `UNION ALL` of inputs already projected to this relation's columns.

@@ -39,11 +39,18 @@ fn prune_subqueries(e: Expr) -> Expr {
     match e {
         Expr::ScalarRel(r) => Expr::ScalarRel(Box::new(prune(*r))),
         Expr::InRel(a, r, n) => Expr::InRel(Box::new(prune_subqueries(*a)), Box::new(prune(*r)), n),
-        Expr::Binary(op, a, b) => Expr::Binary(op, Box::new(prune_subqueries(*a)), Box::new(prune_subqueries(*b))),
+        Expr::Binary(op, a, b) => Expr::Binary(
+            op,
+            Box::new(prune_subqueries(*a)),
+            Box::new(prune_subqueries(*b)),
+        ),
         Expr::Not(a) => Expr::Not(Box::new(prune_subqueries(*a))),
         Expr::Call(f, args) => Expr::Call(f, args.into_iter().map(prune_subqueries).collect()),
         Expr::Case(whens, other) => Expr::Case(
-            whens.into_iter().map(|(c, v)| (prune_subqueries(c), prune_subqueries(v))).collect(),
+            whens
+                .into_iter()
+                .map(|(c, v)| (prune_subqueries(c), prune_subqueries(v)))
+                .collect(),
             other.map(|o| Box::new(prune_subqueries(*o))),
         ),
         e => e,
@@ -51,12 +58,19 @@ fn prune_subqueries(e: Expr) -> Expr {
 }
 
 fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
-    let Rel { kind, columns, order } = rel;
+    let Rel {
+        kind,
+        columns,
+        order,
+    } = rel;
     let mut need = need.clone();
     key_refs(&order, &mut need);
     match kind {
         RelKind::Scan { table } => {
-            let mut columns: Vec<_> = columns.into_iter().filter(|c| need.contains(&c.name)).collect();
+            let mut columns: Vec<_> = columns
+                .into_iter()
+                .filter(|c| need.contains(&c.name))
+                .collect();
             if columns.is_empty() {
                 // Keep one column so that the row count survives (`count`).
                 columns = vec![crate::kql::ir::Column {
@@ -66,9 +80,17 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
                     hidden: false,
                 }];
             }
-            Rel { kind: RelKind::Scan { table }, columns, order }
+            Rel {
+                kind: RelKind::Scan { table },
+                columns,
+                order,
+            }
         }
-        RelKind::Values { .. } | RelKind::Series { .. } => Rel { kind, columns, order },
+        RelKind::Values { .. } | RelKind::Series { .. } => Rel {
+            kind,
+            columns,
+            order,
+        },
         RelKind::Project { input, exprs } => {
             let (mut cols, mut es) = (Vec::new(), Vec::new());
             for (c, e) in columns.into_iter().zip(exprs) {
@@ -82,7 +104,14 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
                 refs(e, &mut input_need);
             }
             let input = prune_rel(*input, &input_need);
-            Rel { kind: RelKind::Project { input: Box::new(input), exprs: es }, columns: cols, order }
+            Rel {
+                kind: RelKind::Project {
+                    input: Box::new(input),
+                    exprs: es,
+                },
+                columns: cols,
+                order,
+            }
         }
         RelKind::Filter { input, predicate } => {
             let predicate = prune_subqueries(predicate);
@@ -90,28 +119,59 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
             refs(&predicate, &mut input_need);
             let input = prune_rel(*input, &input_need);
             let columns = input.columns.clone();
-            Rel { kind: RelKind::Filter { input: Box::new(input), predicate }, columns, order }
+            Rel {
+                kind: RelKind::Filter {
+                    input: Box::new(input),
+                    predicate,
+                },
+                columns,
+                order,
+            }
         }
         RelKind::Sort { input, keys } => {
             let mut input_need = need.clone();
             key_refs(&keys, &mut input_need);
             let input = prune_rel(*input, &input_need);
             let columns = input.columns.clone();
-            Rel { kind: RelKind::Sort { input: Box::new(input), keys }, columns, order }
+            Rel {
+                kind: RelKind::Sort {
+                    input: Box::new(input),
+                    keys,
+                },
+                columns,
+                order,
+            }
         }
         RelKind::Limit { input, count } => {
             let mut input_need = need.clone();
             key_refs(&input.order, &mut input_need);
             let input = prune_rel(*input, &input_need);
             let columns = input.columns.clone();
-            Rel { kind: RelKind::Limit { input: Box::new(input), count }, columns, order }
+            Rel {
+                kind: RelKind::Limit {
+                    input: Box::new(input),
+                    count,
+                },
+                columns,
+                order,
+            }
         }
         RelKind::Distinct { input } => {
             let all: HashSet<String> = input.columns.iter().map(|c| c.name.clone()).collect();
             let input = prune_rel(*input, &all);
-            Rel { kind: RelKind::Distinct { input: Box::new(input) }, columns, order }
+            Rel {
+                kind: RelKind::Distinct {
+                    input: Box::new(input),
+                },
+                columns,
+                order,
+            }
         }
-        RelKind::Aggregate { input, keys, aggregates } => {
+        RelKind::Aggregate {
+            input,
+            keys,
+            aggregates,
+        } => {
             let keys: Vec<Expr> = keys.into_iter().map(prune_subqueries).collect();
             let aggregates: Vec<Expr> = aggregates.into_iter().map(prune_subqueries).collect();
             let mut input_need = HashSet::new();
@@ -119,9 +179,24 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
                 refs(e, &mut input_need);
             }
             let input = prune_rel(*input, &input_need);
-            Rel { kind: RelKind::Aggregate { input: Box::new(input), keys, aggregates }, columns, order }
+            Rel {
+                kind: RelKind::Aggregate {
+                    input: Box::new(input),
+                    keys,
+                    aggregates,
+                },
+                columns,
+                order,
+            }
         }
-        RelKind::Join { left, right, kind, on, outputs } => {
+        RelKind::Join {
+            left,
+            right,
+            kind,
+            on,
+            null_safe,
+            outputs,
+        } => {
             let (mut ln, mut rn) = (HashSet::new(), HashSet::new());
             for (l, r) in &on {
                 refs(l, &mut ln);
@@ -136,7 +211,14 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
             let left = prune_rel(*left, &ln);
             let right = prune_rel(*right, &rn);
             Rel {
-                kind: RelKind::Join { left: Box::new(left), right: Box::new(right), kind, on, outputs },
+                kind: RelKind::Join {
+                    left: Box::new(left),
+                    right: Box::new(right),
+                    kind,
+                    on,
+                    null_safe,
+                    outputs,
+                },
                 columns,
                 order,
             }
@@ -149,7 +231,11 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
                     prune_rel(r, &all)
                 })
                 .collect();
-            Rel { kind: RelKind::Union { inputs }, columns, order }
+            Rel {
+                kind: RelKind::Union { inputs },
+                columns,
+                order,
+            }
         }
     }
 }

@@ -394,25 +394,37 @@ impl Gen {
                 right,
                 kind,
                 on,
+                null_safe,
                 outputs,
             } => {
                 let la = self.input(left);
                 let ra = self.input(right);
                 let cond = on
                     .iter()
-                    .map(|(l, r)| sql::Expr::BinaryOp {
-                        left: Box::new(operand(self.expr(l, Some(&la)))),
-                        op: BinaryOperator::Eq,
-                        right: Box::new(operand(self.expr(r, Some(&ra)))),
+                    .map(|(l, r)| {
+                        let l = Box::new(operand(self.expr(l, Some(&la))));
+                        let r = Box::new(operand(self.expr(r, Some(&ra))));
+                        if *null_safe {
+                            sql::Expr::IsNotDistinctFrom(l, r)
+                        } else {
+                            sql::Expr::BinaryOp {
+                                left: l,
+                                op: BinaryOperator::Eq,
+                                right: r,
+                            }
+                        }
                     })
                     .reduce(|a, b| sql::Expr::BinaryOp {
                         left: Box::new(operand(a)),
                         op: BinaryOperator::And,
                         right: Box::new(operand(b)),
-                    })
-                    .expect("a join has keys");
-                let constraint = JoinConstraint::On(cond);
+                    });
+                let constraint = match cond {
+                    Some(c) => JoinConstraint::On(c),
+                    None => JoinConstraint::None,
+                };
                 let op = match kind {
+                    _ if on.is_empty() => JoinOperator::CrossJoin(constraint),
                     JoinKind::Inner => JoinOperator::Inner(constraint),
                     JoinKind::Left => JoinOperator::LeftOuter(constraint),
                     JoinKind::Right => JoinOperator::RightOuter(constraint),

@@ -17,6 +17,7 @@
 
 mod functions;
 mod scalar;
+mod series;
 mod tabular;
 
 use std::collections::HashMap;

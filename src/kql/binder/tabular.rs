@@ -364,7 +364,7 @@ impl Binder<'_> {
     }
 
     /// All visible columns of `rel` as projection items.
-    fn passthrough(rel: &Rel) -> Vec<(String, TExpr)> {
+    pub(crate) fn passthrough(rel: &Rel) -> Vec<(String, TExpr)> {
         rel.visible()
             .map(|c| {
                 (
@@ -457,7 +457,14 @@ impl Binder<'_> {
                 let t = self.to_bool(t, p.span)?;
                 let columns = input.columns.clone();
                 let order = input.order.clone();
-                Ok(Rel { kind: RelKind::Filter { input: Box::new(input), predicate: t.e }, columns, order })
+                Ok(Rel {
+                    kind: RelKind::Filter {
+                        input: Box::new(input),
+                        predicate: t.e,
+                    },
+                    columns,
+                    order,
+                })
             }
             OperatorKind::Extend(items) => self.extend(input, items),
             OperatorKind::Project(items) => {
@@ -476,7 +483,12 @@ impl Binder<'_> {
                                 }
                             };
                             if outs.iter().any(|(n, _): &(String, TExpr)| n == &name) {
-                                self.error::<()>("KQL0209", format!("column `{name}` appears twice in `project`"), item.span).ok();
+                                self.error::<()>(
+                                    "KQL0209",
+                                    format!("column `{name}` appears twice in `project`"),
+                                    item.span,
+                                )
+                                .ok();
                                 failed = true;
                             }
                             outs.push((name, t));
@@ -493,7 +505,11 @@ impl Binder<'_> {
                 let keep_mode = matches!(op.kind, OperatorKind::ProjectKeep(_));
                 let mut matched = HashSet::new();
                 for p in patterns {
-                    let hits: Vec<String> = input.visible().filter(|c| glob(&p.pattern, &c.name)).map(|c| c.name.clone()).collect();
+                    let hits: Vec<String> = input
+                        .visible()
+                        .filter(|c| glob(&p.pattern, &c.name))
+                        .map(|c| c.name.clone())
+                        .collect();
                     if hits.is_empty() && !p.pattern.contains('*') {
                         return self.unknown_column(&p.pattern, p.span, &input);
                     }
@@ -516,7 +532,11 @@ impl Binder<'_> {
                 let mut seen = HashSet::new();
                 for (n, _) in &items {
                     if !seen.insert(n.clone()) {
-                        return self.error("KQL0209", format!("`project-rename` makes two columns named `{n}`"), op.span);
+                        return self.error(
+                            "KQL0209",
+                            format!("`project-rename` makes two columns named `{n}`"),
+                            op.span,
+                        );
                     }
                 }
                 Ok(self.project(input, items))
@@ -540,7 +560,10 @@ impl Binder<'_> {
                     }
                     first.extend(hits);
                 }
-                let rest: Vec<_> = all.into_iter().filter(|(n, _)| !first.iter().any(|(f, _)| f == n)).collect();
+                let rest: Vec<_> = all
+                    .into_iter()
+                    .filter(|(n, _)| !first.iter().any(|(f, _)| f == n))
+                    .collect();
                 first.extend(rest);
                 Ok(self.project(input, first))
             }
@@ -576,18 +599,45 @@ impl Binder<'_> {
                     visible_only(self.project(input, items))
                 };
                 let columns = base.columns.clone();
-                Ok(Rel { kind: RelKind::Distinct { input: Box::new(base) }, columns, order: Vec::new() })
-            }
-            OperatorKind::Count => {
-                self.serial = false;
-                let agg = Expr::Agg { name: "count".into(), args: vec![Expr::long(1)], distinct: false, filter: None, order_by: vec![] };
                 Ok(Rel {
-                    kind: RelKind::Aggregate { input: Box::new(visible_only(input)), keys: vec![], aggregates: vec![agg] },
-                    columns: vec![Column { name: "Count".into(), ty: Ty::Long, nullable: false, hidden: false }],
+                    kind: RelKind::Distinct {
+                        input: Box::new(base),
+                    },
+                    columns,
                     order: Vec::new(),
                 })
             }
-            OperatorKind::MvExpand { legacy, params, item_index, columns, limit: lim } => {
+            OperatorKind::Count => {
+                self.serial = false;
+                let agg = Expr::Agg {
+                    name: "count".into(),
+                    args: vec![Expr::long(1)],
+                    distinct: false,
+                    filter: None,
+                    order_by: vec![],
+                };
+                Ok(Rel {
+                    kind: RelKind::Aggregate {
+                        input: Box::new(visible_only(input)),
+                        keys: vec![],
+                        aggregates: vec![agg],
+                    },
+                    columns: vec![Column {
+                        name: "Count".into(),
+                        ty: Ty::Long,
+                        nullable: false,
+                        hidden: false,
+                    }],
+                    order: Vec::new(),
+                })
+            }
+            OperatorKind::MvExpand {
+                legacy,
+                params,
+                item_index,
+                columns,
+                limit: lim,
+            } => {
                 let kind = self.bag_kind(params)?;
                 let limit = match lim {
                     Some(e) => Some(self.const_count(e, &input)?),
@@ -597,32 +647,67 @@ impl Binder<'_> {
                 let (rel, _) = self.mv_expand(input, columns, item_index.as_ref(), limit, &kind)?;
                 Ok(rel)
             }
-            OperatorKind::MvApply { params, item_index, columns, limit: lim, body } => {
+            OperatorKind::MvApply {
+                params,
+                item_index,
+                columns,
+                limit: lim,
+                body,
+            } => {
                 let kind = self.bag_kind(params)?;
                 let limit = match lim {
                     Some(e) => Some(self.const_count(e, &input)?),
                     None => None,
                 };
-                self.mv_apply(input, columns, item_index.as_ref(), limit, &kind, body, op.span)
+                self.mv_apply(
+                    input,
+                    columns,
+                    item_index.as_ref(),
+                    limit,
+                    &kind,
+                    body,
+                    op.span,
+                )
             }
-            OperatorKind::Join { params, right, on } => self.join(input, params, right, on, op.span, false),
-            OperatorKind::Lookup { params, right, on } => self.join(input, params, right, on, op.span, true),
+            OperatorKind::Join { params, right, on } => {
+                self.join(input, params, right, on, op.span, false)
+            }
+            OperatorKind::Lookup { params, right, on } => {
+                self.join(input, params, right, on, op.span, true)
+            }
             OperatorKind::Union(args) => self.union(Some(input), args, op.span),
-            OperatorKind::Parse { filter, params, source, pattern } => self.parse(input, *filter, params, source, pattern, op.span),
+            OperatorKind::Parse {
+                filter,
+                params,
+                source,
+                pattern,
+            } => self.parse(input, *filter, params, source, pattern, op.span),
             OperatorKind::Serialize(items) => {
                 self.serial = true;
-                if items.is_empty() { Ok(input) } else { self.extend(input, items) }
+                if items.is_empty() {
+                    Ok(input)
+                } else {
+                    self.extend(input, items)
+                }
             }
-            OperatorKind::Render { visualization, properties } => {
+            OperatorKind::Render {
+                visualization,
+                properties,
+            } => {
                 let properties = properties
                     .iter()
                     .map(|p| (p.name.name.clone(), expr_text(&p.value)))
                     .collect();
-                self.render = Some(RenderHint { visualization: visualization.name.clone(), properties });
+                self.render = Some(RenderHint {
+                    visualization: visualization.name.clone(),
+                    properties,
+                });
                 Ok(input)
             }
             OperatorKind::Evaluate { plugin, args, .. } => self.evaluate(input, plugin, args),
-            OperatorKind::Invoke { function, args } => self.call_tabular_function(function, args, Some(input)),
+            OperatorKind::Invoke { function, args } => {
+                self.call_tabular_function(function, args, Some(input))
+            }
             OperatorKind::As { name, .. } => {
                 self.define(&name.name, LetBinding::Tabular(visible_only(input.clone())));
                 Ok(input)
@@ -642,7 +727,12 @@ impl Binder<'_> {
                         ]
                     })
                     .collect();
-                let col = |n: &str, ty: Ty| Column { name: n.into(), ty, nullable: false, hidden: false };
+                let col = |n: &str, ty: Ty| Column {
+                    name: n.into(),
+                    ty,
+                    nullable: false,
+                    hidden: false,
+                };
                 Ok(Rel {
                     kind: RelKind::Values { rows },
                     columns: vec![
@@ -652,15 +742,34 @@ impl Binder<'_> {
                         col("ColumnType", Ty::String),
                         col("ArrowType", Ty::String),
                     ],
-                    order: vec![SortKey { expr: Expr::col("ColumnOrdinal"), asc: true, nulls_first: true }],
+                    order: vec![SortKey {
+                        expr: Expr::col("ColumnOrdinal"),
+                        asc: true,
+                        nulls_first: true,
+                    }],
                 })
             }
-            OperatorKind::MakeSeries { .. } => self.error_hint(
-                "KQL0206",
-                "`make-series` is not supported yet",
-                op.span,
-                "use `summarize ... by bin(TimeGenerated, step)`, which gives the same numbers as rows",
-            ),
+            OperatorKind::MakeSeries {
+                aggregates,
+                on,
+                from,
+                to,
+                step,
+                by,
+                ..
+            } => {
+                self.serial = false;
+                self.make_series(
+                    input,
+                    aggregates,
+                    on,
+                    from.as_ref(),
+                    to.as_ref(),
+                    step,
+                    by,
+                    op.span,
+                )
+            }
         }
     }
 
@@ -1348,6 +1457,7 @@ impl Binder<'_> {
                 right: Box::new(right),
                 kind,
                 on: on_pairs,
+                null_safe: false,
                 outputs,
             },
             columns,
@@ -1636,7 +1746,7 @@ impl Binder<'_> {
     }
 }
 
-fn limit(input: Rel, n: u64) -> Rel {
+pub(crate) fn limit(input: Rel, n: u64) -> Rel {
     let columns = input.columns.clone();
     let order = input.order.clone();
     Rel {
@@ -1649,7 +1759,7 @@ fn limit(input: Rel, n: u64) -> Rel {
     }
 }
 
-fn visible(name: &str, t: &TExpr) -> Column {
+pub(crate) fn visible(name: &str, t: &TExpr) -> Column {
     Column {
         name: name.to_string(),
         ty: t.ty.clone(),
