@@ -1263,20 +1263,186 @@ impl Binder<'_> {
                 OperatorKind::Where(_) | OperatorKind::Extend(_) | OperatorKind::Parse { .. }
             )
         });
-        if !rowwise {
-            let names: Vec<&str> = body.ops.iter().map(|o| o.kind.name()).collect();
-            return self.error_hint(
-                "KQL0206",
-                format!(
-                    "`mv-apply` with `{}` in its subquery is not supported yet",
-                    names.join(" | ")
-                ),
-                span,
-                "supported: `where`, `extend` and `parse` in the subquery",
-            );
+        if rowwise {
+            let (expanded, _) = self.mv_expand(input, columns, item_index, limit, kind)?;
+            return self.tabular(body, Some(expanded));
         }
-        let (expanded, _) = self.mv_expand(input, columns, item_index, limit, kind)?;
-        self.tabular(body, Some(expanded))
+        // Otherwise each input row is a group: number the rows, expand, run the body per row
+        // number (aggregates and limits are partitioned by it), and join back.
+        for o in &body.ops {
+            if !matches!(
+                o.kind,
+                OperatorKind::Where(_)
+                    | OperatorKind::Extend(_)
+                    | OperatorKind::Parse { .. }
+                    | OperatorKind::Project(_)
+                    | OperatorKind::ProjectRename(_)
+                    | OperatorKind::Summarize { .. }
+                    | OperatorKind::Top { .. }
+                    | OperatorKind::Take { .. }
+                    | OperatorKind::Sort { .. }
+                    | OperatorKind::Count
+            ) {
+                return self.error_hint(
+                    "KQL0206",
+                    format!("`{}` inside `mv-apply` is not supported", o.kind.name()),
+                    o.span,
+                    "supported in the subquery: where, extend, parse, project, project-rename, summarize, top, take, sort, count",
+                );
+            }
+        }
+        let input = visible_only(input);
+        let rid = hidden_name(&input, "__rid");
+        let mut items = Self::passthrough(&input);
+        items.push((
+            rid.clone(),
+            TExpr::new(
+                Expr::Window { name: "row_number".into(), args: vec![], partition_by: vec![], order_by: vec![] },
+                Ty::Long,
+                false,
+            ),
+        ));
+        let base = self.project(input, items);
+        let outer: Vec<String> = base.visible().map(|c| c.name.clone()).filter(|n| n != &rid).collect();
+        let (expanded, names) = self.mv_expand(base, columns, item_index, limit, kind)?;
+        // The input's columns ride along (aggregates keep them with `take_any`): the row number
+        // is computed once, so no join back is needed.
+        let outer: Vec<String> = outer.into_iter().filter(|n| !names.contains(n)).collect();
+        let mut cur = expanded;
+        let saved = std::mem::replace(&mut self.serial, false);
+        for o in &body.ops {
+            cur = match self.apply_operator(o, cur, &rid, &outer) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.serial = saved;
+                    return Err(e);
+                }
+            };
+        }
+        self.serial = saved;
+        // Input columns first, then the subquery's, without the row number.
+        let mut items: Vec<(String, TExpr)> = Vec::new();
+        let all = Self::passthrough(&cur);
+        for n in &outer {
+            if let Some(it) = all.iter().find(|(c, _)| c == n) {
+                items.push(it.clone());
+            }
+        }
+        for it in all {
+            if it.0 != rid && !outer.contains(&it.0) {
+                items.push(it);
+            }
+        }
+        let _ = span;
+        Ok(self.project(cur, items))
+    }
+
+    /// One operator of a per-row `mv-apply` subquery: `rid` numbers the input rows, `outer`
+    /// are the input's columns carried through.
+    fn apply_operator(&mut self, op: &ast::Operator, input: Rel, rid: &str, outer: &[String]) -> B<Rel> {
+        let name_expr = |n: &str| ast::Expr {
+            kind: ExprKind::Name(ast::Ident { name: n.to_string(), span: op.span }),
+            span: op.span,
+        };
+        let item = |n: &str| ast::NamedExpr { names: vec![], expr: name_expr(n), span: op.span };
+        let carried = |defined: &dyn Fn(&str) -> bool| -> Vec<ast::NamedExpr> {
+            outer
+                .iter()
+                .filter(|n| !defined(n))
+                .map(|n| ast::NamedExpr {
+                    names: vec![ast::Ident { name: n.clone(), span: op.span }],
+                    expr: ast::Expr {
+                        kind: ExprKind::Call {
+                            name: ast::Ident { name: "take_any".into(), span: op.span },
+                            args: vec![name_expr(n)],
+                        },
+                        span: op.span,
+                    },
+                    span: op.span,
+                })
+                .collect()
+        };
+        match &op.kind {
+            OperatorKind::Summarize { aggregates, by, .. } => {
+                let mut by = by.clone();
+                by.insert(0, item(rid));
+                let defined = |n: &str| {
+                    aggregates.iter().chain(by.iter()).any(|a| a.names.first().is_some_and(|x| x.name == n))
+                };
+                let mut aggs = aggregates.clone();
+                aggs.extend(carried(&defined));
+                self.summarize(input, &aggs, &by)
+            }
+            OperatorKind::Count => {
+                let count = ast::NamedExpr {
+                    names: vec![ast::Ident { name: "Count".into(), span: op.span }],
+                    expr: ast::Expr {
+                        kind: ExprKind::Call { name: ast::Ident { name: "count".into(), span: op.span }, args: vec![] },
+                        span: op.span,
+                    },
+                    span: op.span,
+                };
+                let mut aggs = vec![count];
+                aggs.extend(carried(&|n: &str| n == "Count"));
+                self.summarize(input, &aggs, &[item(rid)])
+            }
+            OperatorKind::Project(items) => {
+                let mut items = items.clone();
+                let named = |n: &str, it: &ast::NamedExpr| {
+                    it.names.first().is_some_and(|x| x.name == n)
+                        || (it.names.is_empty() && matches!(&it.expr.kind, ExprKind::Name(id) if id.name == n))
+                };
+                for n in std::iter::once(rid).chain(outer.iter().map(String::as_str)) {
+                    if !items.iter().any(|it| named(n, it)) {
+                        items.push(item(n));
+                    }
+                }
+                let p = ast::Operator { kind: OperatorKind::Project(items), span: op.span };
+                self.operator(&p, input)
+            }
+            OperatorKind::Take { count, .. } => {
+                let n = self.const_count(count, &input)?;
+                Ok(self.limit_per(input, rid, n))
+            }
+            OperatorKind::Top { count, key } => {
+                let n = self.const_count(count, &input)?;
+                let sorted = self.sort(input, std::slice::from_ref(key))?;
+                Ok(self.limit_per(sorted, rid, n))
+            }
+            _ => self.operator(op, input),
+        }
+    }
+
+    /// The first `n` rows (in the input's order) of each `rid` group.
+    fn limit_per(&mut self, input: Rel, rid: &str, n: u64) -> Rel {
+        let rn = hidden_name(&input, "__rn");
+        let mut items = Self::passthrough(&input);
+        items.push((
+            rn.clone(),
+            TExpr::new(
+                Expr::Window {
+                    name: "row_number".into(),
+                    args: vec![],
+                    partition_by: vec![Expr::col(rid)],
+                    order_by: input.order.clone(),
+                },
+                Ty::Long,
+                false,
+            ),
+        ));
+        let numbered = self.project(input, items);
+        let columns = numbered.columns.clone();
+        let order = numbered.order.clone();
+        let filtered = Rel {
+            kind: RelKind::Filter {
+                input: Box::new(numbered),
+                predicate: Expr::bin(BinOp::LtEq, Expr::col(&rn), Expr::long(n as i64)),
+            },
+            columns,
+            order,
+        };
+        let items = Self::passthrough(&filtered).into_iter().filter(|(c, _)| c != &rn).collect();
+        self.project(filtered, items)
     }
 
     fn join(
