@@ -25,13 +25,19 @@ pub const NOW: i64 = 1_793_491_200_000_000_000;
 const MAX_ROWS: usize = 60;
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kql").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/kql")
+        .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "kql"))
         .filter(|p| match std::env::var("KQL_CORPUS") {
-            Ok(prefix) => p.file_name().unwrap().to_string_lossy().starts_with(&prefix),
+            Ok(prefix) => p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix),
             Err(_) => true,
         })
         .collect();
@@ -55,7 +61,9 @@ fn check_snapshot(path: &Path, actual: &str) -> Option<String> {
     Some(format!(
         "snapshot {} differs\n--- expected\n{}\n+++ actual\n{}\n",
         path.display(),
-        expected.as_deref().unwrap_or("<no snapshot: run with UPDATE_SNAPSHOTS=1 and review it>"),
+        expected
+            .as_deref()
+            .unwrap_or("<no snapshot: run with UPDATE_SNAPSHOTS=1 and review it>"),
         actual
     ))
 }
@@ -74,19 +82,28 @@ pub fn sample_engine() -> Engine {
 
 /// Compiles and runs `kql`; returns (sql snapshot, result snapshot) or the rendered error.
 pub fn run_kql(engine: &Engine, kql: &str, name: &str) -> Result<(String, String), String> {
-    let compiled = engine.compile_kql_at(kql, name, NOW).map_err(|e| e.to_string())?;
+    let compiled = engine
+        .compile_kql_at(kql, name, NOW)
+        .map_err(|e| e.to_string())?;
     let mut sql = compiled.pretty_sql();
     sql.push('\n');
     for w in &compiled.warnings {
         sql.push('\n');
         sql.push_str(&w.render(name, kql));
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let result = rt
         .block_on(engine.run_kql(&compiled))
         .map_err(|e| format!("execution failed: {e}\nSQL:\n{}", compiled.pretty_sql()))?;
     let mut out = String::new();
-    let cols: Vec<String> = compiled.columns.iter().map(|(n, t)| format!("{n}:{}", t.kql_name())).collect();
+    let cols: Vec<String> = compiled
+        .columns
+        .iter()
+        .map(|(n, t)| format!("{n}:{}", t.kql_name()))
+        .collect();
     out.push_str(&cols.join(", "));
     out.push('\n');
     let mut buf = Vec::new();
@@ -97,7 +114,11 @@ pub fn run_kql(engine: &Engine, kql: &str, name: &str) -> Result<(String, String
         &mut buf,
     )
     .unwrap();
-    let mut rows: Vec<String> = String::from_utf8(buf).unwrap().lines().map(str::to_string).collect();
+    let mut rows: Vec<String> = String::from_utf8(buf)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
     let ordered = compiled.query.order_by.is_some();
     if !ordered {
         rows.sort();
@@ -110,7 +131,11 @@ pub fn run_kql(engine: &Engine, kql: &str, name: &str) -> Result<(String, String
     out.push_str(&format!(
         "({total} rows{}{})\n",
         if ordered { ", ordered" } else { "" },
-        if total > MAX_ROWS { format!(", first {MAX_ROWS} shown") } else { String::new() }
+        if total > MAX_ROWS {
+            format!(", first {MAX_ROWS} shown")
+        } else {
+            String::new()
+        }
     ));
     Ok((sql, out))
 }
@@ -131,7 +156,13 @@ fn ok_corpus_compiles_runs_and_matches_snapshots() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} ok queries failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} ok queries failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -143,7 +174,10 @@ fn err_corpus_fails_with_diagnostics_matching_snapshots() {
         let kql = std::fs::read_to_string(path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         match engine.compile_kql_at(&kql, &name, NOW) {
-            Ok(c) => failures.push(format!("{name}: compiled, but must not:\n{}", c.pretty_sql())),
+            Ok(c) => failures.push(format!(
+                "{name}: compiled, but must not:\n{}",
+                c.pretty_sql()
+            )),
             Err(e) => {
                 let text = format!("{e}\n");
                 assert!(text.contains("error["), "{name}: {text}");
@@ -151,5 +185,11 @@ fn err_corpus_fails_with_diagnostics_matching_snapshots() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} err queries failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} err queries failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
