@@ -1002,7 +1002,12 @@ pub(crate) fn parse_datetime_literal(text: &str) -> Option<i64> {
     if let Ok(ns) = crate::time::parse_timestamp(t) {
         return Some(ns);
     }
-    let date = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?;
+    for f in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%MZ", "%Y-%m-%dT%H:%MZ"] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, f) {
+            return dt.and_utc().timestamp_nanos_opt();
+        }
+    }
+    let date = chrono::NaiveDate::parse_from_str(t.trim_end_matches('Z'), "%Y-%m-%d").ok()?;
     date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt()
 }
 
