@@ -85,7 +85,18 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
     let runtime = runtime()?;
     let result = if is_kql {
         let (name, text) = load_kql(args.kql.as_deref(), args.file.as_deref())?;
-        let compiled = engine.compile_kql(&text, &name)?;
+        let compiled = match engine.compile_kql(&text, &name) {
+            Ok(c) => c,
+            // Machine-readable diagnostics for tools: `{"diagnostics": [...]}` on stdout.
+            Err(Error::Diagnostics { diagnostics, text, file })
+                if matches!(format, OutputFormat::Json | OutputFormat::Ndjson) =>
+            {
+                let json: Vec<_> = diagnostics.iter().map(|d| d.to_json(&text)).collect();
+                println!("{}", serde_json::json!({ "diagnostics": json }));
+                return Err(Error::Diagnostics { diagnostics, text, file });
+            }
+            Err(e) => return Err(e),
+        };
         for w in &compiled.warnings {
             eprint!("{}", w.render(&name, &text));
         }
