@@ -171,29 +171,39 @@ fn mark_json_columns(result: QueryResult, names: &[String]) -> QueryResult {
     if names.is_empty() {
         return result;
     }
-    let fields: Vec<Field> = result
-        .schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let mut f = f.as_ref().clone();
-            if names.contains(f.name()) && f.data_type() == &DataType::Utf8 {
-                let mut md = f.metadata().clone();
-                md.insert(DYNAMIC_JSON_METADATA.into(), "json".into());
-                f = f.with_metadata(md);
-            }
-            f
-        })
-        .collect();
-    let schema = Arc::new(Schema::new_with_metadata(
-        fields,
-        result.schema.metadata().clone(),
-    ));
-    let batches = result
+    let mark = |schema: &SchemaRef| -> SchemaRef {
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let mut f = f.as_ref().clone();
+                let text = matches!(
+                    f.data_type(),
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+                );
+                if names.contains(f.name()) && text {
+                    let mut md = f.metadata().clone();
+                    md.insert(DYNAMIC_JSON_METADATA.into(), "json".into());
+                    f = f.with_metadata(md);
+                }
+                f
+            })
+            .collect();
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    };
+    // Batches may carry other string encodings than the plan's schema (Utf8View): mark each
+    // batch's own schema.
+    let batches: Vec<RecordBatch> = result
         .batches
         .into_iter()
-        .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()).expect("same columns"))
+        .map(|b| {
+            let schema = mark(&b.schema());
+            RecordBatch::try_new(schema, b.columns().to_vec()).expect("only metadata changed")
+        })
         .collect();
+    let schema = batches
+        .first()
+        .map_or_else(|| mark(&result.schema), |b| b.schema());
     QueryResult { schema, batches }
 }
 

@@ -233,7 +233,7 @@ impl Binder<'_> {
     }
 
     /// The name an expression would get as a column (without binding errors).
-    fn expr_name_hint(&mut self, a: &ast::Expr, input: &Rel) -> Option<String> {
+    pub(crate) fn expr_name_hint(&mut self, a: &ast::Expr, input: &Rel) -> Option<String> {
         match &a.kind {
             ExprKind::Name(id) => Some(id.name.clone()),
             ExprKind::Member { expr, name } => Some(format!(

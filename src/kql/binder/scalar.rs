@@ -1002,7 +1002,12 @@ pub(crate) fn parse_datetime_literal(text: &str) -> Option<i64> {
     if let Ok(ns) = crate::time::parse_timestamp(t) {
         return Some(ns);
     }
-    for f in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%MZ", "%Y-%m-%dT%H:%MZ"] {
+    for f in [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%MZ",
+        "%Y-%m-%dT%H:%MZ",
+    ] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, f) {
             return dt.and_utc().timestamp_nanos_opt();
         }

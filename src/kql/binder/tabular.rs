@@ -848,7 +848,18 @@ impl Binder<'_> {
         // Output names are unique: later duplicates get a numeric suffix.
         let mut columns: Vec<Column> = Vec::new();
         for (n, t) in keys.iter().chain(aggs.iter()) {
-            let name = fresh(n, &|x| columns.iter().any(|c| c.name == x));
+            let taken = |x: &str| columns.iter().any(|c| c.name == x);
+            let generated = n
+                .strip_prefix("Column")
+                .is_some_and(|d| d.parse::<u32>().is_ok());
+            let name = if generated && taken(n) {
+                (1..)
+                    .map(|i| format!("Column{i}"))
+                    .find(|c| !taken(c))
+                    .expect("unbounded")
+            } else {
+                fresh(n, &taken)
+            };
             let nullable = t.nullable || matches!(t.e, Expr::Agg { .. });
             columns.push(Column {
                 name,
@@ -993,16 +1004,10 @@ impl Binder<'_> {
         let name = match a.names.first() {
             Some(n) => n.name.clone(),
             None => match &a.expr.kind {
-                ExprKind::Call { name, args } => {
-                    let arg_name = args.first().and_then(|x| match &x.kind {
-                        ExprKind::Name(id) => Some(id.name.clone()),
-                        ExprKind::Member { .. }
-                        | ExprKind::Index { .. }
-                        | ExprKind::Call { .. } => {
-                            self.expr(x, input, Ctx::value()).ok().and_then(|t| t.name)
-                        }
-                        _ => None,
-                    });
+                ExprKind::Call { name, args }
+                    if super::functions::AGGREGATE_FUNCTIONS.contains(&name.name.as_str()) =>
+                {
+                    let arg_name = args.first().and_then(|x| self.expr_name_hint(x, input));
                     aggregate_name(&name.name, args, arg_name.as_deref())
                 }
                 _ => "Column1".into(),
@@ -1297,13 +1302,22 @@ impl Binder<'_> {
         items.push((
             rid.clone(),
             TExpr::new(
-                Expr::Window { name: "row_number".into(), args: vec![], partition_by: vec![], order_by: vec![] },
+                Expr::Window {
+                    name: "row_number".into(),
+                    args: vec![],
+                    partition_by: vec![],
+                    order_by: vec![],
+                },
                 Ty::Long,
                 false,
             ),
         ));
         let base = self.project(input, items);
-        let outer: Vec<String> = base.visible().map(|c| c.name.clone()).filter(|n| n != &rid).collect();
+        let outer: Vec<String> = base
+            .visible()
+            .map(|c| c.name.clone())
+            .filter(|n| n != &rid)
+            .collect();
         let (expanded, names) = self.mv_expand(base, columns, item_index, limit, kind)?;
         // The input's columns ride along (aggregates keep them with `take_any`): the row number
         // is computed once, so no join back is needed.
@@ -1339,21 +1353,40 @@ impl Binder<'_> {
 
     /// One operator of a per-row `mv-apply` subquery: `rid` numbers the input rows, `outer`
     /// are the input's columns carried through.
-    fn apply_operator(&mut self, op: &ast::Operator, input: Rel, rid: &str, outer: &[String]) -> B<Rel> {
+    fn apply_operator(
+        &mut self,
+        op: &ast::Operator,
+        input: Rel,
+        rid: &str,
+        outer: &[String],
+    ) -> B<Rel> {
         let name_expr = |n: &str| ast::Expr {
-            kind: ExprKind::Name(ast::Ident { name: n.to_string(), span: op.span }),
+            kind: ExprKind::Name(ast::Ident {
+                name: n.to_string(),
+                span: op.span,
+            }),
             span: op.span,
         };
-        let item = |n: &str| ast::NamedExpr { names: vec![], expr: name_expr(n), span: op.span };
+        let item = |n: &str| ast::NamedExpr {
+            names: vec![],
+            expr: name_expr(n),
+            span: op.span,
+        };
         let carried = |defined: &dyn Fn(&str) -> bool| -> Vec<ast::NamedExpr> {
             outer
                 .iter()
                 .filter(|n| !defined(n))
                 .map(|n| ast::NamedExpr {
-                    names: vec![ast::Ident { name: n.clone(), span: op.span }],
+                    names: vec![ast::Ident {
+                        name: n.clone(),
+                        span: op.span,
+                    }],
                     expr: ast::Expr {
                         kind: ExprKind::Call {
-                            name: ast::Ident { name: "take_any".into(), span: op.span },
+                            name: ast::Ident {
+                                name: "take_any".into(),
+                                span: op.span,
+                            },
                             args: vec![name_expr(n)],
                         },
                         span: op.span,
@@ -1367,7 +1400,10 @@ impl Binder<'_> {
                 let mut by = by.clone();
                 by.insert(0, item(rid));
                 let defined = |n: &str| {
-                    aggregates.iter().chain(by.iter()).any(|a| a.names.first().is_some_and(|x| x.name == n))
+                    aggregates
+                        .iter()
+                        .chain(by.iter())
+                        .any(|a| a.names.first().is_some_and(|x| x.name == n))
                 };
                 let mut aggs = aggregates.clone();
                 aggs.extend(carried(&defined));
@@ -1375,9 +1411,18 @@ impl Binder<'_> {
             }
             OperatorKind::Count => {
                 let count = ast::NamedExpr {
-                    names: vec![ast::Ident { name: "Count".into(), span: op.span }],
+                    names: vec![ast::Ident {
+                        name: "Count".into(),
+                        span: op.span,
+                    }],
                     expr: ast::Expr {
-                        kind: ExprKind::Call { name: ast::Ident { name: "count".into(), span: op.span }, args: vec![] },
+                        kind: ExprKind::Call {
+                            name: ast::Ident {
+                                name: "count".into(),
+                                span: op.span,
+                            },
+                            args: vec![],
+                        },
                         span: op.span,
                     },
                     span: op.span,
@@ -1390,14 +1435,18 @@ impl Binder<'_> {
                 let mut items = items.clone();
                 let named = |n: &str, it: &ast::NamedExpr| {
                     it.names.first().is_some_and(|x| x.name == n)
-                        || (it.names.is_empty() && matches!(&it.expr.kind, ExprKind::Name(id) if id.name == n))
+                        || (it.names.is_empty()
+                            && matches!(&it.expr.kind, ExprKind::Name(id) if id.name == n))
                 };
                 for n in std::iter::once(rid).chain(outer.iter().map(String::as_str)) {
                     if !items.iter().any(|it| named(n, it)) {
                         items.push(item(n));
                     }
                 }
-                let p = ast::Operator { kind: OperatorKind::Project(items), span: op.span };
+                let p = ast::Operator {
+                    kind: OperatorKind::Project(items),
+                    span: op.span,
+                };
                 self.operator(&p, input)
             }
             OperatorKind::Take { count, .. } => {
@@ -1441,7 +1490,10 @@ impl Binder<'_> {
             columns,
             order,
         };
-        let items = Self::passthrough(&filtered).into_iter().filter(|(c, _)| c != &rn).collect();
+        let items = Self::passthrough(&filtered)
+            .into_iter()
+            .filter(|(c, _)| c != &rn)
+            .collect();
         self.project(filtered, items)
     }
 
