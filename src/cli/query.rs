@@ -88,12 +88,18 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
         let compiled = match engine.compile_kql(&text, &name) {
             Ok(c) => c,
             // Machine-readable diagnostics for tools: `{"diagnostics": [...]}` on stdout.
-            Err(Error::Diagnostics { diagnostics, text, file })
-                if matches!(format, OutputFormat::Json | OutputFormat::Ndjson) =>
-            {
+            Err(Error::Diagnostics {
+                diagnostics,
+                text,
+                file,
+            }) if matches!(format, OutputFormat::Json | OutputFormat::Ndjson) => {
                 let json: Vec<_> = diagnostics.iter().map(|d| d.to_json(&text)).collect();
                 println!("{}", serde_json::json!({ "diagnostics": json }));
-                return Err(Error::Diagnostics { diagnostics, text, file });
+                return Err(Error::Diagnostics {
+                    diagnostics,
+                    text,
+                    file,
+                });
             }
             Err(e) => return Err(e),
         };

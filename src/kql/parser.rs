@@ -129,10 +129,11 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| {
-            let d = if norm(&w) == norm(c) {
+            let c_lower = c.to_ascii_lowercase();
+            let d = if norm(&w) == norm(&c_lower) {
                 0
             } else {
-                levenshtein(&w, c)
+                levenshtein(&w, &c_lower)
             };
             (d, *c)
         })
@@ -2285,6 +2286,10 @@ fn string_op(w: &str, negated: bool) -> Option<StringOp> {
 /// A loose check of `datetime(...)` text: starts with a 4-digit year and a separator, only
 /// date/time characters. The binder parses it exactly.
 fn looks_like_datetime(s: &str) -> bool {
+    // RFC 822 / 2822 (`Thu, 08 Oct 2026 11:30:00 GMT`) is documented as supported.
+    if chrono::DateTime::parse_from_rfc2822(s.trim()).is_ok() {
+        return true;
+    }
     let b = s.as_bytes();
     b.len() >= 8
         && b[..4].iter().all(u8::is_ascii_digit)

@@ -75,8 +75,8 @@ impl Ty {
             Ty::Datetime => "datetime",
             Ty::Timespan => "timespan",
             Ty::Guid => "guid",
-            Ty::Dyn(_) | Ty::Json => "dynamic",
-            Ty::Null => "null",
+            // An untyped null (a missing property) is a dynamic null in KQL.
+            Ty::Dyn(_) | Ty::Json | Ty::Null => "dynamic",
         }
     }
 

@@ -337,10 +337,15 @@ impl Binder<'_> {
             } else {
                 format!("{min} to {max}")
             };
+            let noun = if expected == "1" {
+                "argument"
+            } else {
+                "arguments"
+            };
             return self.error(
                 "KQL0204",
                 format!(
-                    "`{}()` takes {expected} arguments, got {}",
+                    "`{}()` takes {expected} {noun}, got {}",
                     id.name,
                     args.len()
                 ),
@@ -393,6 +398,31 @@ impl Binder<'_> {
             };
         }
         match name {
+            "long" | "int" | "real" | "double" | "bool" | "boolean" if args.len() == 1 => {
+                // Typed literals of negative numbers: `long(-1)`, `real(-2.5)`.
+                let a = self.args(args, input, ctx)?.remove(0);
+                if a.e.as_lit().is_none() {
+                    return self.error("KQL0210", format!("`{name}(...)` takes a literal"), args[0].span);
+                }
+                let ty = match name {
+                    "long" => Ty::Long,
+                    "int" => Ty::Int,
+                    "bool" | "boolean" => Ty::Bool,
+                    _ => Ty::Real,
+                };
+                let folded = match (a.e.as_lit(), &ty) {
+                    (Some(Lit::Long(n)), Ty::Long) => Some(Lit::Long(*n)),
+                    (Some(Lit::Long(n)), Ty::Int) => i32::try_from(*n).ok().map(Lit::Int),
+                    (Some(Lit::Long(n)), Ty::Real) => Some(Lit::Real(*n as f64)),
+                    (Some(Lit::Real(f)), Ty::Real) => Some(Lit::Real(*f)),
+                    (Some(Lit::Bool(b)), Ty::Bool) => Some(Lit::Bool(*b)),
+                    _ => None,
+                };
+                match folded {
+                    Some(l) => Ok(TExpr::new(Expr::Lit(l, ty.clone()), ty, false)),
+                    None => self.error("KQL0107", format!("invalid `{name}` literal"), args[0].span),
+                }
+            }
             "tostring" => {
                 arity!(1, 1);
                 let a = self.args(args, input, ctx)?.remove(0);
@@ -458,9 +488,18 @@ impl Binder<'_> {
                 let mut a = self.args(args, input, ctx)?;
                 let s = self.to_str(a.remove(0));
                 let start = a.remove(0);
+                // A negative start counts from the end (KQL substring documentation).
+                let len_s = Expr::cast(Expr::call("character_length", vec![s.e.clone()]), SqlType::BigInt);
                 let start = match start.e.as_lit() {
-                    Some(Lit::Long(n)) => Expr::long((*n).max(0) + 1),
-                    _ => Expr::bin(BinOp::Plus, Expr::call("greatest", vec![start.e, Expr::long(0)]), Expr::long(1)),
+                    Some(Lit::Long(n)) if *n >= 0 => Expr::long(n + 1),
+                    _ => {
+                        let from_end = Expr::bin(BinOp::Plus, len_s, start.e.clone());
+                        let zero_based = Expr::case(
+                            vec![(Expr::bin(BinOp::Lt, start.e.clone(), Expr::long(0)), from_end)],
+                            Some(start.e),
+                        );
+                        Expr::bin(BinOp::Plus, Expr::call("greatest", vec![zero_based, Expr::long(0)]), Expr::long(1))
+                    }
                 };
                 let mut call = vec![s.e, start];
                 if let Some(len) = a.pop() {
@@ -521,7 +560,8 @@ impl Binder<'_> {
                     let re = a.pop().expect("3");
                     (a.pop().expect("3"), re, rw)
                 };
-                self.check_regex(&re, span)?;
+                let re_span = if name == "replace" { args[0].span } else { args[1].span };
+                self.check_regex(&re, re_span)?;
                 let rewrite = match rewrite.e.as_lit() {
                     Some(Lit::Str(s)) => Expr::str(&kql_rewrite_to_rust(s)),
                     _ => return self.error("KQL0210", "the rewrite of `replace_regex` must be a constant string", span),
@@ -530,7 +570,7 @@ impl Binder<'_> {
             }
             "extract" => {
                 arity!(3, 4);
-                let mut a = self.args(args, input, ctx)?;
+                let mut a = self.args(&args[..3], input, ctx)?;
                 let re = self.to_str(a.remove(0));
                 self.check_regex(&re, args[0].span)?;
                 let group = a.remove(0);
@@ -580,25 +620,26 @@ impl Binder<'_> {
                 ))
             }
             "countof" => {
-                arity!(2, 2);
+                arity!(2, 3);
                 let a = self.args(args, input, ctx)?;
-                let mut a: Vec<Expr> = a.into_iter().map(|x| self.to_str(x).e).collect();
+                let mut a: Vec<TExpr> = a.into_iter().map(|x| self.to_str(x)).collect();
+                let kind = match a.get(2).map(|k| k.e.as_lit()) {
+                    None => "normal".to_string(),
+                    Some(Some(Lit::Str(k))) => k.clone(),
+                    Some(_) => return self.error("KQL0210", "the kind of `countof` must be \"normal\" or \"regex\"", args[2].span),
+                };
+                a.truncate(2);
                 let sub = a.pop().expect("2");
                 let s = a.pop().expect("2");
-                let len = |e: Expr| Expr::cast(Expr::call("character_length", vec![e]), SqlType::BigInt);
-                let removed = Expr::call("replace", vec![s.clone(), sub.clone(), Expr::str("")]);
-                Ok(TExpr::new(
-                    Expr::case(
-                        vec![(Expr::bin(BinOp::Eq, sub.clone(), Expr::str("")), Expr::long(0))],
-                        Some(Expr::bin(
-                            BinOp::Div,
-                            Expr::bin(BinOp::Minus, len(s), len(removed)),
-                            len(sub),
-                        )),
-                    ),
-                    Ty::Long,
-                    false,
-                ))
+                let e = match kind.as_str() {
+                    "normal" => Expr::call("kql_countof", vec![s.e, sub.e]),
+                    "regex" => {
+                        self.check_regex(&sub, args[1].span)?;
+                        Expr::cast(Expr::call("regexp_count", vec![s.e, sub.e]), SqlType::BigInt)
+                    }
+                    _ => return self.error("KQL0210", "the kind of `countof` must be \"normal\" or \"regex\"", args[2].span),
+                };
+                Ok(TExpr::new(Expr::coalesce(e, Expr::long(0)), Ty::Long, false))
             }
             "iff" | "iif" => {
                 arity!(3, 3);
@@ -1023,7 +1064,7 @@ impl Binder<'_> {
         if let Some(Lit::Str(r)) = re.e.as_lit()
             && let Err(e) = regex::Regex::new(r)
         {
-            return self.error("KQL0205", format!("invalid regular expression: {e}"), span);
+            return self.error("KQL0205", super::scalar::regex_message(&e), span);
         }
         Ok(())
     }
@@ -1147,6 +1188,21 @@ impl Binder<'_> {
                 Ok(TExpr::new(e, x.ty, nullable))
             }
             Ty::Long | Ty::Int => {
+                let origin = match at.as_ref().map(|a| a.e.as_lit()) {
+                    None => 0,
+                    Some(Some(Lit::Long(n))) => *n,
+                    Some(Some(Lit::Real(_))) => {
+                        let xr = self.convert(x, &Ty::Real, span)?;
+                        return self.bin(xr, size, at, span);
+                    }
+                    Some(_) => {
+                        return self.error(
+                            "KQL0210",
+                            "the origin of `bin_at` must be a constant",
+                            span,
+                        );
+                    }
+                };
                 let step = match size.e.as_lit() {
                     Some(Lit::Long(n)) if *n > 0 => *n,
                     Some(Lit::Real(_)) => {
@@ -1161,11 +1217,12 @@ impl Binder<'_> {
                         );
                     }
                 };
+                let shifted = Expr::bin(BinOp::Minus, x.e.clone(), Expr::long(origin));
                 let rem = Expr::bin(
                     BinOp::Mod,
                     Expr::bin(
                         BinOp::Plus,
-                        Expr::bin(BinOp::Mod, x.e.clone(), Expr::long(step)),
+                        Expr::bin(BinOp::Mod, shifted, Expr::long(step)),
                         Expr::long(step),
                     ),
                     Expr::long(step),
@@ -1188,13 +1245,28 @@ impl Binder<'_> {
                         );
                     }
                 };
+                let origin = match at.as_ref().map(|a| a.e.as_lit()) {
+                    None => 0.0,
+                    Some(Some(Lit::Long(n))) => *n as f64,
+                    Some(Some(Lit::Real(f))) => *f,
+                    Some(_) => {
+                        return self.error(
+                            "KQL0210",
+                            "the origin of `bin_at` must be a constant",
+                            span,
+                        );
+                    }
+                };
                 let step = Expr::Lit(Lit::Real(step), Ty::Real);
+                let o = Expr::Lit(Lit::Real(origin), Ty::Real);
+                let shifted = Expr::bin(BinOp::Minus, Expr::cast(x.e, SqlType::Double), o.clone());
+                let floored = Expr::bin(
+                    BinOp::Mul,
+                    Expr::call("floor", vec![Expr::bin(BinOp::Div, shifted, step.clone())]),
+                    step,
+                );
                 Ok(TExpr::new(
-                    Expr::bin(
-                        BinOp::Mul,
-                        Expr::call("floor", vec![Expr::bin(BinOp::Div, x.e, step.clone())]),
-                        step,
-                    ),
+                    Expr::bin(BinOp::Plus, floored, o),
                     Ty::Real,
                     nullable,
                 ))
@@ -1384,7 +1456,22 @@ impl Binder<'_> {
                 } else {
                     e
                 };
-                Ok(TExpr::new(e, ty, true))
+                // Over no rows, sum, variance and stdev are 0, not null (KQL summarize
+                // documentation, "Default values of aggregations").
+                let zero = match (&ty, f) {
+                    (_, "sum" | "stddev" | "var_samp") => match ty {
+                        Ty::Long => Some(Expr::long(0)),
+                        Ty::Int => Some(Expr::Lit(Lit::Int(0), Ty::Int)),
+                        Ty::Real => Some(Expr::Lit(Lit::Real(0.0), Ty::Real)),
+                        Ty::Timespan => Some(Expr::Lit(Lit::Timespan(0), Ty::Timespan)),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match zero {
+                    Some(z) => Ok(TExpr::new(Expr::coalesce(e, z), ty, false)),
+                    None => Ok(TExpr::new(e, ty, true)),
+                }
             }
             "make_set" | "make_list" | "make_set_if" | "make_list_if" => {
                 let conditional = name.ends_with("_if");
@@ -1423,7 +1510,19 @@ impl Binder<'_> {
                     Some(filter),
                 );
                 let e = Expr::call("array_slice", vec![e, Expr::long(1), Expr::long(limit)]);
-                Ok(TExpr::new(e, ty, true))
+                // Over no rows the list is `[]`, not null (for lists of scalars).
+                let nested = matches!(
+                    ty.list_item(),
+                    Some(DataType::Struct(_) | DataType::List(_))
+                );
+                if nested {
+                    return Ok(TExpr::new(e, ty, true));
+                }
+                Ok(TExpr::new(
+                    Expr::coalesce(e, Expr::call("make_array", vec![])),
+                    ty,
+                    false,
+                ))
             }
             "make_bag" => {
                 self.arity(id, args, 1, 2)?;

@@ -267,6 +267,30 @@ impl Binder<'_> {
             Some(_) => return None,
             None => {}
         }
+        self.catalog_table(name)
+    }
+
+    /// A table or tabular `let` by name; a tabular function or view without required
+    /// parameters is called (`let V = view () {...}; V | count`).
+    pub fn table_or_call(&mut self, id: &ast::Ident) -> B<Rel> {
+        if let Some(LetBinding::Function {
+            params,
+            result: ast::LetBodyResult::Tabular(_),
+            ..
+        }) = self.lookup(&id.name)
+            && params
+                .iter()
+                .all(|p| p.default.is_some() || matches!(p.ty, ast::ParamType::Tabular { .. }))
+        {
+            return self.call_tabular_function(id, &[], None);
+        }
+        match self.table_by_name(&id.name) {
+            Some(rel) => Ok(rel),
+            None => self.unknown_table(id),
+        }
+    }
+
+    fn catalog_table(&self, name: &str) -> Option<Rel> {
         let schema = self.catalog.table(name)?;
         let columns = schema
             .fields()

@@ -217,7 +217,7 @@ impl Binder<'_> {
             Literal::Datetime(text) => match parse_datetime_literal(text) {
                 Some(ns) => lit(Lit::Datetime(ns), Ty::Datetime),
                 None => self.error(
-                    "KQL0205",
+                    "KQL0107",
                     format!("invalid or out-of-range datetime `{text}` (years 1678 to 2261)"),
                     span,
                 ),
@@ -334,11 +334,7 @@ impl Binder<'_> {
                 if let Some(Lit::Str(re)) = b.e.as_lit()
                     && let Err(err) = regex::Regex::new(re)
                 {
-                    return self.error(
-                        "KQL0205",
-                        format!("invalid regular expression: {err}"),
-                        rhs.span,
-                    );
+                    return self.error("KQL0205", regex_message(&err), rhs.span);
                 }
                 let (a, b) = (self.to_str(a), self.to_str(b));
                 Ok(TExpr::new(
@@ -418,8 +414,13 @@ impl Binder<'_> {
     /// KQL `tostring(x)`: never null; dynamic structures become JSON text.
     pub(crate) fn to_str(&mut self, x: TExpr) -> TExpr {
         let name = x.name.clone();
+        if matches!(x.ty, Ty::String | Ty::Guid | Ty::Dyn(DataType::Utf8))
+            && let Some(Lit::Str(s)) = x.e.as_lit()
+        {
+            return TExpr::new(Expr::str(s), Ty::String, false).named(name);
+        }
         let out = match &x.ty {
-            Ty::String | Ty::Guid if !x.nullable => return x,
+            Ty::String | Ty::Guid if !x.nullable => x.e.clone(),
             Ty::String | Ty::Guid => Expr::coalesce(x.e.clone(), Expr::str("")),
             Ty::Null => Expr::str(""),
             Ty::Json => Expr::call("kql_json_tostring", vec![x.e.clone()]),
@@ -429,13 +430,13 @@ impl Binder<'_> {
             }
             _ => Expr::call("kql_tostring", vec![x.e.clone()]),
         };
-        if let Some(Lit::Str(s)) = x.e.as_lit() {
-            return TExpr::new(Expr::str(s), Ty::String, false).named(name);
-        }
-        let json_of = if x.ty.is_dynamic() {
-            Some(Box::new(x))
-        } else {
-            None
+        // `parse_json(tostring(x))` of a bag or an array is `x` again (a string inside a
+        // dynamic value must be parsed, so it does not fold).
+        let json_of = match &x.ty {
+            Ty::Dyn(DataType::Struct(_) | DataType::List(_) | DataType::LargeList(_)) => {
+                Some(Box::new(x))
+            }
+            _ => None,
         };
         TExpr {
             e: out,
@@ -645,10 +646,18 @@ impl Binder<'_> {
     ) -> B<TExpr> {
         let x = self.expr(expr, input, ctx.inner())?;
         // A single subquery: `x in (T | project c)`.
-        if let [item] = list
-            && let ExprKind::Subquery(t) = &item.kind
-        {
-            let rel = self.tabular(t, None)?;
+        let tabular_item = match list {
+            [item] => match &item.kind {
+                ExprKind::Subquery(t) => Some((item, self.tabular(t, None)?)),
+                // `x in (T)` where `T` is a tabular `let`.
+                ExprKind::Name(id) if input.column(&id.name).is_none() => {
+                    self.table_by_name(&id.name).map(|r| (item, r))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((item, rel)) = tabular_item {
             let cols: Vec<_> = rel.visible().collect();
             if cols.len() != 1 {
                 return self.error(
@@ -848,6 +857,20 @@ impl Binder<'_> {
     }
 }
 
+/// A regex error in one line (the regex crate's message spans several).
+pub(crate) fn regex_message(err: &regex::Error) -> String {
+    let text = err.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    format!(
+        "invalid regular expression: {}",
+        last.trim().trim_start_matches("error: ")
+    )
+}
+
 /// `a == b` / `a != b` with KQL's null rules: null vs value is false (`!=`: true), null vs null
 /// is null. In a predicate, null and false both drop the row, so plain SQL forms serve.
 pub(crate) fn equality(a: TExpr, b: TExpr, negated: bool, pred: bool) -> TExpr {
@@ -1012,6 +1035,9 @@ pub(crate) fn parse_datetime_literal(text: &str) -> Option<i64> {
             return dt.and_utc().timestamp_nanos_opt();
         }
     }
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc2822(t) {
+        return dt.timestamp_nanos_opt();
+    }
     let date = chrono::NaiveDate::parse_from_str(t.trim_end_matches('Z'), "%Y-%m-%d").ok()?;
     date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt()
 }
@@ -1019,6 +1045,19 @@ pub(crate) fn parse_datetime_literal(text: &str) -> Option<i64> {
 /// A `dynamic(...)` literal: arrays of strings or of longs become typed lists; anything else
 /// is JSON text.
 pub(crate) fn dynamic_literal(d: &ast::Dynamic) -> TExpr {
+    // A scalar inside `dynamic(...)` is a dynamic value of that scalar's type.
+    if let ast::Dynamic::Scalar(l) = d {
+        let (e, dt) = match l.as_ref() {
+            Literal::String { value, .. } => (Expr::str(value), DataType::Utf8),
+            Literal::Long(n) => (Expr::long(*n), DataType::Int64),
+            Literal::Real(f) => (Expr::Lit(Lit::Real(*f), Ty::Real), DataType::Float64),
+            Literal::Bool(b) => (Expr::bool(*b), DataType::Boolean),
+            _ => (Expr::Lit(Lit::Null, Ty::Null), DataType::Null),
+        };
+        if dt != DataType::Null {
+            return TExpr::new(e, Ty::Dyn(dt), false);
+        }
+    }
     if let ast::Dynamic::Array(items) = d {
         let strings: Option<Vec<Expr>> = items
             .iter()

@@ -128,10 +128,7 @@ impl Binder<'_> {
 
     fn source(&mut self, s: &ast::Source) -> B<Rel> {
         match &s.kind {
-            SourceKind::Table(id) => match self.table_by_name(&id.name) {
-                Some(rel) => Ok(rel),
-                None => self.unknown_table(id),
-            },
+            SourceKind::Table(id) => self.table_or_call(id),
             SourceKind::Call { name, args } => match name.name.as_str() {
                 "table" => match args.first().map(|a| &a.kind) {
                     Some(ExprKind::Literal(ast::Literal::String { value, .. })) => {
@@ -198,6 +195,61 @@ impl Binder<'_> {
                 let to = self.expr(to, &input, Ctx::value())?;
                 let step = self.expr(step, &input, Ctx::value())?;
                 let ty = from.ty.clone();
+                // Reals: a series of step numbers, scaled (`from + i * step`).
+                if from.ty == Ty::Real || step.ty == Ty::Real || to.ty == Ty::Real {
+                    let lit = |t: &TExpr| match t.e.as_lit() {
+                        Some(Lit::Real(f)) => Some(*f),
+                        Some(Lit::Long(n)) => Some(*n as f64),
+                        _ => None,
+                    };
+                    let (Some(a), Some(b), Some(st)) = (lit(&from), lit(&to), lit(&step)) else {
+                        return self.error(
+                            "KQL0210",
+                            "`range` over reals needs constant bounds and step",
+                            s.span,
+                        );
+                    };
+                    if st == 0.0 || !(b - a).is_finite() {
+                        return self.error("KQL0210", "`range` needs a non-zero step", s.span);
+                    }
+                    let n = ((b - a) / st + 1e-9).floor() as i64;
+                    let series = Rel {
+                        kind: RelKind::Series {
+                            start: Expr::long(0),
+                            stop: Expr::long(n),
+                            step: Expr::long(1),
+                        },
+                        columns: vec![Column {
+                            name: "value".into(),
+                            ty: Ty::Long,
+                            nullable: false,
+                            hidden: false,
+                        }],
+                        order: Vec::new(),
+                    };
+                    let v = Expr::bin(
+                        BinOp::Plus,
+                        Expr::Lit(Lit::Real(a), Ty::Real),
+                        Expr::bin(
+                            BinOp::Mul,
+                            Expr::cast(Expr::col("value"), SqlType::Double),
+                            Expr::Lit(Lit::Real(st), Ty::Real),
+                        ),
+                    );
+                    let rel = self.project(
+                        series,
+                        vec![(column.name.clone(), TExpr::new(v, Ty::Real, false))],
+                    );
+                    let key = SortKey {
+                        expr: Expr::Col(column.name.clone()),
+                        asc: st > 0.0,
+                        nulls_first: true,
+                    };
+                    return Ok(Rel {
+                        order: vec![key],
+                        ..rel
+                    });
+                }
                 let (start, stop, st) =
                     match (&from.ty, &step.ty) {
                         (Ty::Long | Ty::Int, Ty::Long | Ty::Int) => (from.e, to.e, step.e),
@@ -1144,6 +1196,13 @@ impl Binder<'_> {
         let idx = hidden_name(&input, "__idx");
         let mut listcols = Vec::new();
         let mut items = Self::passthrough(&input);
+        // DataFusion 55 keeps uniqueness facts through unnest (see `udf::barrier`): columns
+        // that may come out of an aggregate or a distinct go through the barrier first.
+        if derives_from_grouping(&input) {
+            for (_, t) in items.iter_mut() {
+                t.e = Expr::call("kql_barrier", vec![t.e.clone()]);
+            }
+        }
         for (i, (_, list, _, _)) in lists.iter().enumerate() {
             let n = hidden_name(&input, &format!("__list{i}"));
             items.push((n.clone(), list.clone()));
@@ -1578,8 +1637,8 @@ impl Binder<'_> {
                             );
                         }
                     };
-                    let l = self.expr(l_e, &left, Ctx::value())?;
-                    let r = self.expr(r_e, &right, Ctx::value())?;
+                    let l = self.expr(&l_e, &left, Ctx::value())?;
+                    let r = self.expr(&r_e, &right, Ctx::value())?;
                     if lookup
                         && let (ExprKind::Name(a), ExprKind::Name(b)) = (&l_e.kind, &r_e.kind)
                         && a.name == b.name
@@ -1964,6 +2023,23 @@ impl Binder<'_> {
     }
 }
 
+/// Whether a relation's rows may come out of an aggregate or a distinct (whose keys DataFusion
+/// records as unique).
+fn derives_from_grouping(rel: &Rel) -> bool {
+    match &rel.kind {
+        RelKind::Aggregate { .. } | RelKind::Distinct { .. } => true,
+        RelKind::Scan { .. } | RelKind::Values { .. } | RelKind::Series { .. } => false,
+        RelKind::Project { input, .. }
+        | RelKind::Filter { input, .. }
+        | RelKind::Sort { input, .. }
+        | RelKind::Limit { input, .. } => derives_from_grouping(input),
+        RelKind::Join { left, right, .. } => {
+            derives_from_grouping(left) || derives_from_grouping(right)
+        }
+        RelKind::Union { inputs } => inputs.iter().any(derives_from_grouping),
+    }
+}
+
 pub(crate) fn limit(input: Rel, n: u64) -> Rel {
     let columns = input.columns.clone();
     let order = input.order.clone();
@@ -2005,8 +2081,8 @@ fn extend_view(cur: &Rel, pending: &[(String, TExpr)]) -> Rel {
 }
 
 /// `$left.X` / `$right.X`: the side and the expression `X`.
-fn side_of(e: &ast::Expr) -> (Option<Side>, &ast::Expr) {
-    if let ExprKind::Member { expr, .. } = &e.kind
+fn side_of(e: &ast::Expr) -> (Option<Side>, ast::Expr) {
+    if let ExprKind::Member { expr, name } = &e.kind
         && let ExprKind::Name(id) = &expr.kind
     {
         let side = match id.name.as_str() {
@@ -2015,10 +2091,14 @@ fn side_of(e: &ast::Expr) -> (Option<Side>, &ast::Expr) {
             _ => None,
         };
         if side.is_some() {
-            return (side, e);
+            let column = ast::Expr {
+                kind: ExprKind::Name(name.clone()),
+                span: name.span,
+            };
+            return (side, column);
         }
     }
-    (None, e)
+    (None, e.clone())
 }
 
 /// The text of a parameter value as written (`kind=inner`, `withsource=T`, `isfuzzy=true`).

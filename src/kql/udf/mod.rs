@@ -13,6 +13,7 @@
 //! Regexes and format strings are compiled once per distinct value.
 
 pub mod aggregate;
+pub mod barrier;
 mod common;
 pub mod json;
 pub mod strings;
@@ -29,6 +30,7 @@ pub fn register(ctx: &SessionContext) {
     {
         ctx.register_udf(udf);
     }
+    ctx.register_udf(barrier::kql_barrier());
     for udaf in aggregate::functions() {
         ctx.register_udaf(udaf);
     }

@@ -32,6 +32,7 @@ pub fn functions() -> Vec<ScalarUDF> {
         kql_extract(),
         kql_extract_all(),
         kql_split(),
+        kql_countof(),
         kql_base64_encode(),
         kql_base64_decode(),
     ]
@@ -240,6 +241,30 @@ pub fn kql_extract_all() -> ScalarUDF {
     })
 }
 
+/// `kql_countof(s, search) -> Int64`: occurrences of `search` in `s`, overlapping ones
+/// included (KQL `countof(text, search)`: `countof("aaaa", "aa")` is 3); an empty `search` is 0.
+pub fn kql_countof() -> ScalarUDF {
+    KqlScalar::udf("kql_countof", STR2, DataType::Int64, |a| {
+        let (s, needle) = (a.str(0)?, a.str(1)?);
+        let mut out = arrow::array::Int64Builder::with_capacity(a.rows());
+        for i in 0..a.rows() {
+            let text = s.get(i).unwrap_or("");
+            match needle.get(i) {
+                Some(n) if !n.is_empty() => {
+                    let count = text
+                        .char_indices()
+                        .filter(|(p, _)| text[*p..].starts_with(n))
+                        .count();
+                    out.append_value(count as i64);
+                }
+                Some(_) => out.append_value(0),
+                None => out.append_null(),
+            }
+        }
+        Ok(Arc::new(out.finish()))
+    })
+}
+
 /// `kql_split(s, delimiter) -> List<Utf8>`: `s` split on every `delimiter`, empty pieces kept.
 ///
 /// Null `s` → `[""]`; an empty or null delimiter → `[s]`.
@@ -426,6 +451,9 @@ mod tests {
             [list(&["a", "b", ""])]
         );
         assert_eq!(lists("SELECT kql_split('', ',')"), [list(&[""])]);
+        assert_eq!(int1("SELECT kql_countof('aaaa', 'aa')"), Some(3));
+        assert_eq!(int1("SELECT kql_countof('ababa', 'aba')"), Some(2));
+        assert_eq!(int1("SELECT kql_countof('abc', '')"), Some(0));
         assert_eq!(lists("SELECT kql_split('a,b', '')"), [list(&["a,b"])]);
         assert_eq!(lists("SELECT kql_split(NULL, ',')"), [list(&[""])]);
         assert_eq!(lists("SELECT kql_split('a::b', '::')"), [list(&["a", "b"])]);
