@@ -119,12 +119,24 @@ fn compile_errors_point_at_the_source_with_a_caret_and_exit_2() {
     );
 
     // Machine-readable with --format json: on stdout, still exit code 2.
-    let r = run(&data, &["query", "--format", "json", "--kql", "AuditLogs | where Categry == 'x'"]);
+    let r = run(
+        &data,
+        &[
+            "query",
+            "--format",
+            "json",
+            "--kql",
+            "AuditLogs | where Categry == 'x'",
+        ],
+    );
     assert_eq!(r.code, 2);
     let d = &r.json()["diagnostics"][0];
     assert_eq!(d["code"], "KQL0201");
     assert_eq!(d["severity"], "error");
-    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(1), Some(19)));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(1), Some(19))
+    );
     assert!(d["hints"][0].as_str().unwrap().contains("Category"));
 
     // Several errors at once.
