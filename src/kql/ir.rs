@@ -244,6 +244,7 @@ impl Expr {
         Expr::bin(BinOp::Or, a, b)
     }
 
+    #[allow(clippy::should_implement_trait)]
     pub fn not(a: Expr) -> Expr {
         Expr::Not(Box::new(a))
     }

@@ -223,37 +223,13 @@ impl Binder<'_> {
         }
         let named = if FIRST_ARG_NAMED.contains(&name) {
             match args.first() {
-                Some(a) => self.expr_name_hint(a, input),
+                Some(a) => expr_name_hint(a),
                 None => None,
             }
         } else {
             None
         };
         Ok(self.scalar_call(id, args, input, ctx, span)?.named(named))
-    }
-
-    /// The name an expression would get as a column (without binding errors).
-    pub(crate) fn expr_name_hint(&mut self, a: &ast::Expr, input: &Rel) -> Option<String> {
-        match &a.kind {
-            ExprKind::Name(id) => Some(id.name.clone()),
-            ExprKind::Member { expr, name } => Some(format!(
-                "{}_{}",
-                self.expr_name_hint(expr, input)?,
-                name.name
-            )),
-            ExprKind::Index { expr, index } => {
-                let s = match &index.kind {
-                    ExprKind::Literal(ast::Literal::String { value, .. }) => value.clone(),
-                    ExprKind::Literal(ast::Literal::Long(n)) => n.to_string(),
-                    _ => return None,
-                };
-                Some(format!("{}_{s}", self.expr_name_hint(expr, input)?))
-            }
-            ExprKind::Call { name, args } if FIRST_ARG_NAMED.contains(&name.name.as_str()) => {
-                self.expr_name_hint(args.first()?, input)
-            }
-            _ => None,
-        }
     }
 
     fn call_scalar_function(
@@ -426,7 +402,7 @@ impl Binder<'_> {
             "tostring" => {
                 arity!(1, 1);
                 let a = self.args(args, input, ctx)?.remove(0);
-                Ok(self.to_str(a))
+                Ok(self.tostring(a))
             }
             "tolong" | "toint" | "todouble" | "toreal" | "tobool" | "toboolean" | "todatetime"
             | "totimespan" | "toguid" => {
@@ -452,25 +428,25 @@ impl Binder<'_> {
                 match a.ty {
                     Ty::String => Ok(TExpr::new(Expr::call("kql_parse_json", vec![a.e]), Ty::Json, true)),
                     t if t.is_dynamic() => Ok(TExpr { ty: t, ..a }),
-                    _ => Ok(self.to_json(a)),
+                    _ => Ok(self.jsonify(a)),
                 }
             }
             "strcat" => {
                 arity!(1, 64);
                 let parts = self.args(args, input, ctx)?;
-                let parts = parts.into_iter().map(|p| self.to_str(p).e).collect();
+                let parts = parts.into_iter().map(|p| self.tostring(p).e).collect();
                 Ok(str_t(Expr::call("concat", parts)))
             }
             "strcat_delim" => {
                 arity!(3, 65);
                 let parts = self.args(args, input, ctx)?;
-                let parts = parts.into_iter().map(|p| self.to_str(p).e).collect();
+                let parts = parts.into_iter().map(|p| self.tostring(p).e).collect();
                 Ok(str_t(Expr::call("concat_ws", parts)))
             }
             "strlen" => {
                 arity!(1, 1);
                 let a = self.args(args, input, ctx)?.remove(0);
-                let s = self.to_str(a);
+                let s = self.tostring(a);
                 Ok(TExpr::new(
                     Expr::cast(Expr::call("character_length", vec![s.e]), SqlType::BigInt),
                     Ty::Long,
@@ -480,13 +456,13 @@ impl Binder<'_> {
             "tolower" | "toupper" => {
                 arity!(1, 1);
                 let a = self.args(args, input, ctx)?.remove(0);
-                let s = self.to_str(a);
+                let s = self.tostring(a);
                 Ok(str_t(Expr::call(if name == "tolower" { "lower" } else { "upper" }, vec![s.e])))
             }
             "substring" => {
                 arity!(2, 3);
                 let mut a = self.args(args, input, ctx)?;
-                let s = self.to_str(a.remove(0));
+                let s = self.tostring(a.remove(0));
                 let start = a.remove(0);
                 // A negative start counts from the end (KQL substring documentation).
                 let len_s = Expr::cast(Expr::call("character_length", vec![s.e.clone()]), SqlType::BigInt);
@@ -510,8 +486,8 @@ impl Binder<'_> {
             "split" => {
                 arity!(2, 3);
                 let mut a = self.args(args, input, ctx)?;
-                let s = self.to_str(a.remove(0));
-                let d = self.to_str(a.remove(0));
+                let s = self.tostring(a.remove(0));
+                let d = self.tostring(a.remove(0));
                 let list = Expr::call("kql_split", vec![s.e, d.e]);
                 match a.pop() {
                     None => Ok(TExpr::new(list, list_of(DataType::Utf8), false)),
@@ -535,21 +511,21 @@ impl Binder<'_> {
             "trim" | "trim_start" | "trim_end" => {
                 arity!(2, 2);
                 let mut a = self.args(args, input, ctx)?;
-                let re = self.to_str(a.remove(0));
+                let re = self.tostring(a.remove(0));
                 self.check_regex(&re, args[0].span)?;
-                let s = self.to_str(a.remove(0));
+                let s = self.tostring(a.remove(0));
                 Ok(str_t(Expr::call(&format!("kql_{name}"), vec![re.e, s.e])))
             }
             "replace_string" => {
                 arity!(3, 3);
                 let a = self.args(args, input, ctx)?;
-                let a: Vec<Expr> = a.into_iter().map(|x| self.to_str(x).e).collect();
+                let a: Vec<Expr> = a.into_iter().map(|x| self.tostring(x).e).collect();
                 Ok(str_t(Expr::call("replace", a)))
             }
             "replace_regex" | "replace" => {
                 arity!(3, 3);
                 let a = self.args(args, input, ctx)?;
-                let mut a: Vec<TExpr> = a.into_iter().map(|x| self.to_str(x)).collect();
+                let mut a: Vec<TExpr> = a.into_iter().map(|x| self.tostring(x)).collect();
                 // replace_regex(source, re, rewrite); legacy replace(re, rewrite, source).
                 let (src, re, rewrite) = if name == "replace" {
                     let s = a.pop().expect("3");
@@ -571,10 +547,10 @@ impl Binder<'_> {
             "extract" => {
                 arity!(3, 4);
                 let mut a = self.args(&args[..3], input, ctx)?;
-                let re = self.to_str(a.remove(0));
+                let re = self.tostring(a.remove(0));
                 self.check_regex(&re, args[0].span)?;
                 let group = a.remove(0);
-                let s = self.to_str(a.remove(0));
+                let s = self.tostring(a.remove(0));
                 let e = Expr::call("kql_extract", vec![re.e, group.e, s.e]);
                 if args.len() == 4 {
                     let ty = match &args[3].kind {
@@ -597,20 +573,20 @@ impl Binder<'_> {
             "extract_all" => {
                 arity!(2, 2);
                 let mut a = self.args(args, input, ctx)?;
-                let re = self.to_str(a.remove(0));
+                let re = self.tostring(a.remove(0));
                 self.check_regex(&re, args[0].span)?;
                 if let Some(Lit::Str(r)) = re.e.as_lit()
                     && regex::Regex::new(r).map(|r| r.captures_len() > 2).unwrap_or(false)
                 {
                     return self.error("KQL0206", "`extract_all` with more than one capture group is not supported", args[0].span);
                 }
-                let s = self.to_str(a.remove(0));
+                let s = self.tostring(a.remove(0));
                 Ok(TExpr::new(Expr::call("kql_extract_all", vec![re.e, s.e]), list_of(DataType::Utf8), true))
             }
             "indexof" => {
                 arity!(2, 2);
                 let a = self.args(args, input, ctx)?;
-                let mut a: Vec<Expr> = a.into_iter().map(|x| self.to_str(x).e).collect();
+                let mut a: Vec<Expr> = a.into_iter().map(|x| self.tostring(x).e).collect();
                 let lookup = a.pop().expect("2");
                 let s = a.pop().expect("2");
                 Ok(TExpr::new(
@@ -622,7 +598,7 @@ impl Binder<'_> {
             "countof" => {
                 arity!(2, 3);
                 let a = self.args(args, input, ctx)?;
-                let mut a: Vec<TExpr> = a.into_iter().map(|x| self.to_str(x)).collect();
+                let mut a: Vec<TExpr> = a.into_iter().map(|x| self.tostring(x)).collect();
                 let kind = match a.get(2).map(|k| k.e.as_lit()) {
                     None => "normal".to_string(),
                     Some(Some(Lit::Str(k))) => k.clone(),
@@ -644,7 +620,7 @@ impl Binder<'_> {
             "iff" | "iif" => {
                 arity!(3, 3);
                 let mut a = self.args(args, input, ctx)?;
-                let c = self.to_bool(a.remove(0), args[0].span)?;
+                let c = self.bool_of(a.remove(0), args[0].span)?;
                 let (t, f) = self.unify_values(a.remove(0), a.remove(0), span)?;
                 Ok(TExpr::new(
                     Expr::case(vec![(c.e, t.e)], Some(f.e)),
@@ -653,7 +629,7 @@ impl Binder<'_> {
                 ))
             }
             "case" => {
-                if args.len() < 3 || args.len() % 2 == 0 {
+                if args.len() < 3 || args.len().is_multiple_of(2) {
                     return self.error("KQL0204", "`case()` takes pairs of (predicate, value) and a final else value", id.span);
                 }
                 let a = self.args(args, input, ctx)?;
@@ -662,7 +638,7 @@ impl Binder<'_> {
                 let mut values = Vec::new();
                 for i in 0..args.len() / 2 {
                     let c = a.next().expect("pair");
-                    let c = self.to_bool(c, args[2 * i].span)?;
+                    let c = self.bool_of(c, args[2 * i].span)?;
                     pairs.push(c);
                     values.push(a.next().expect("pair"));
                 }
@@ -742,7 +718,7 @@ impl Binder<'_> {
             "not" => {
                 arity!(1, 1);
                 let a = self.args(args, input, Ctx::value())?.remove(0);
-                let a = self.to_bool(a, args[0].span)?;
+                let a = self.bool_of(a, args[0].span)?;
                 Ok(TExpr::new(Expr::not(a.e), Ty::Bool, a.nullable))
             }
             "array_length" => {
@@ -806,13 +782,13 @@ impl Binder<'_> {
                 Ok(TExpr::new(e, ty, true))
             }
             "pack" | "bag_pack" => {
-                if args.len() % 2 != 0 {
+                if !args.len().is_multiple_of(2) {
                     return self.error("KQL0204", format!("`{name}()` takes key, value pairs"), id.span);
                 }
                 let a = self.args(args, input, ctx)?;
                 let mut parts = Vec::new();
                 for (i, x) in a.into_iter().enumerate() {
-                    parts.push(if i % 2 == 0 { self.to_str(x).e } else { self.to_json(x).e });
+                    parts.push(if i % 2 == 0 { self.tostring(x).e } else { self.jsonify(x).e });
                 }
                 Ok(TExpr::new(Expr::call("kql_bag_pack", parts), Ty::Json, false))
             }
@@ -827,7 +803,7 @@ impl Binder<'_> {
                         false,
                     ));
                 }
-                let parts = a.into_iter().map(|x| self.to_json(x).e).collect();
+                let parts = a.into_iter().map(|x| self.jsonify(x).e).collect();
                 Ok(TExpr::new(Expr::call("kql_pack_array", parts), Ty::Json, false))
             }
             "bag_keys" => {
@@ -936,7 +912,7 @@ impl Binder<'_> {
             "datetime_diff" => {
                 arity!(3, 3);
                 let mut a = self.args(args, input, ctx)?;
-                let part = self.to_str(a.remove(0));
+                let part = self.tostring(a.remove(0));
                 let x = self.convert(a.remove(0), &Ty::Datetime, args[1].span)?;
                 let y = self.convert(a.remove(0), &Ty::Datetime, args[2].span)?;
                 Ok(TExpr::new(Expr::call("kql_datetime_diff", vec![lower_expr(part.e), x.e, y.e]), Ty::Long, true))
@@ -944,7 +920,7 @@ impl Binder<'_> {
             "datetime_add" => {
                 arity!(3, 3);
                 let mut a = self.args(args, input, ctx)?;
-                let part = self.to_str(a.remove(0));
+                let part = self.tostring(a.remove(0));
                 let n = self.convert(a.remove(0), &Ty::Long, args[1].span)?;
                 let x = self.convert(a.remove(0), &Ty::Datetime, args[2].span)?;
                 Ok(TExpr::new(Expr::call("kql_datetime_add", vec![lower_expr(part.e), n.e, x.e]), Ty::Datetime, true))
@@ -953,14 +929,14 @@ impl Binder<'_> {
                 arity!(2, 2);
                 let mut a = self.args(args, input, ctx)?;
                 let x = self.convert(a.remove(0), &Ty::Datetime, args[0].span)?;
-                let f = self.to_str(a.remove(0));
+                let f = self.tostring(a.remove(0));
                 Ok(str_t(Expr::call("kql_format_datetime", vec![x.e, f.e])))
             }
             "format_timespan" => {
                 arity!(2, 2);
                 let mut a = self.args(args, input, ctx)?;
                 let x = self.convert(a.remove(0), &Ty::Timespan, args[0].span)?;
-                let f = self.to_str(a.remove(0));
+                let f = self.tostring(a.remove(0));
                 Ok(str_t(Expr::call("kql_format_timespan", vec![x.e, f.e])))
             }
             "unixtime_seconds_todatetime" | "unixtime_milliseconds_todatetime" => {
@@ -980,7 +956,7 @@ impl Binder<'_> {
             "base64_encode_tostring" | "base64_decode_tostring" => {
                 arity!(1, 1);
                 let x = self.args(args, input, ctx)?.remove(0);
-                let s = self.to_str(x);
+                let s = self.tostring(x);
                 let f = if name.starts_with("base64_encode") { "kql_base64_encode" } else { "kql_base64_decode" };
                 Ok(str_t(Expr::coalesce(Expr::call(f, vec![s.e]), Expr::str(""))))
             }
@@ -1107,8 +1083,8 @@ impl Binder<'_> {
                     TExpr { ty, ..b },
                 ));
             }
-            let a = self.to_json(a);
-            let b = self.to_json(b);
+            let a = self.jsonify(a);
+            let b = self.jsonify(b);
             return Ok((a, b));
         }
         if matches!(a.ty, Ty::String | Ty::Guid) && matches!(b.ty, Ty::String | Ty::Guid) {
@@ -1351,7 +1327,7 @@ impl Binder<'_> {
         let bind = |b: &mut Self, a: &ast::Expr| b.expr(a, input, Ctx::value());
         let pred = |b: &mut Self, a: &ast::Expr| -> B<Expr> {
             let p = b.expr(a, input, Ctx::pred())?;
-            Ok(b.to_bool(p, a.span)?.e)
+            Ok(b.bool_of(p, a.span)?.e)
         };
         match name {
             "count" => {
@@ -1383,7 +1359,7 @@ impl Binder<'_> {
                 self.arity(id, args, min, max)?;
                 let x = bind(self, &args[0])?;
                 let x = if x.ty.is_dynamic() && x.ty.dyn_scalar().is_none() {
-                    self.to_str(x)
+                    self.tostring(x)
                 } else {
                     x
                 };
@@ -1478,7 +1454,7 @@ impl Binder<'_> {
                 self.arity(id, args, 1 + conditional as usize, 2 + conditional as usize)?;
                 let x = bind(self, &args[0])?;
                 let x = match &x.ty {
-                    Ty::Json => self.to_str(x),
+                    Ty::Json => self.tostring(x),
                     _ => x,
                 };
                 let mut filter = Expr::is_not_null(x.e.clone());
@@ -1527,7 +1503,7 @@ impl Binder<'_> {
             "make_bag" => {
                 self.arity(id, args, 1, 2)?;
                 let x = bind(self, &args[0])?;
-                let j = self.to_json(x);
+                let j = self.jsonify(x);
                 Ok(TExpr::new(
                     agg("kql_make_bag", vec![j.e], false, None),
                     Ty::Json,
@@ -1627,4 +1603,25 @@ fn kql_rewrite_to_rust(s: &str) -> String {
         }
     }
     out
+}
+
+/// The name KQL gives an expression as a column when none is written: a column's name, a member
+/// path joined with `_` (`TargetResources_id`), or the first argument's of `tostring`, `bin`, ...
+pub(crate) fn expr_name_hint(a: &ast::Expr) -> Option<String> {
+    match &a.kind {
+        ExprKind::Name(id) => Some(id.name.clone()),
+        ExprKind::Member { expr, name } => Some(format!("{}_{}", expr_name_hint(expr)?, name.name)),
+        ExprKind::Index { expr, index } => {
+            let s = match &index.kind {
+                ExprKind::Literal(ast::Literal::String { value, .. }) => value.clone(),
+                ExprKind::Literal(ast::Literal::Long(n)) => n.to_string(),
+                _ => return None,
+            };
+            Some(format!("{}_{s}", expr_name_hint(expr)?))
+        }
+        ExprKind::Call { name, args } if FIRST_ARG_NAMED.contains(&name.name.as_str()) => {
+            expr_name_hint(args.first()?)
+        }
+        _ => None,
+    }
 }

@@ -272,7 +272,7 @@ impl Binder<'_> {
             BinaryOp::And | BinaryOp::Or => {
                 let a = self.expr(lhs, input, ctx);
                 let b = self.expr(rhs, input, ctx);
-                let (a, b) = (self.to_bool(a?, lhs.span)?, self.to_bool(b?, rhs.span)?);
+                let (a, b) = (self.bool_of(a?, lhs.span)?, self.bool_of(b?, rhs.span)?);
                 let e = if op == BinaryOp::And {
                     Expr::and(a.e, b.e)
                 } else {
@@ -289,7 +289,7 @@ impl Binder<'_> {
             BinaryOp::EqCi | BinaryOp::NeCi => {
                 let a = self.expr(lhs, input, ctx.inner())?;
                 let b = self.expr(rhs, input, ctx.inner())?;
-                let (a, b) = (lower(self.to_str(a)), lower(self.to_str(b)));
+                let (a, b) = (lower(self.tostring(a)), lower(self.tostring(b)));
                 let e = Expr::bin(
                     if op == BinaryOp::EqCi {
                         BinOp::Eq
@@ -325,7 +325,7 @@ impl Binder<'_> {
             BinaryOp::Str(sop) => {
                 let a = self.expr(lhs, input, ctx.inner())?;
                 let b = self.expr(rhs, input, ctx.inner())?;
-                let (a, b) = (self.to_str(a), self.to_str(b));
+                let (a, b) = (self.tostring(a), self.tostring(b));
                 Ok(TExpr::new(string_op(sop, a.e, b.e), Ty::Bool, false))
             }
             BinaryOp::MatchesRegex => {
@@ -336,7 +336,7 @@ impl Binder<'_> {
                 {
                     return self.error("KQL0205", regex_message(&err), rhs.span);
                 }
-                let (a, b) = (self.to_str(a), self.to_str(b));
+                let (a, b) = (self.tostring(a), self.tostring(b));
                 Ok(TExpr::new(
                     Expr::call("regexp_like", vec![a.e, b.e]),
                     Ty::Bool,
@@ -371,7 +371,7 @@ impl Binder<'_> {
             return Ok((a, b));
         }
         if a.ty.is_dynamic() && b.ty.is_dynamic() {
-            return Ok((self.to_str(a), self.to_str(b)));
+            return Ok((self.tostring(a), self.tostring(b)));
         }
         self.error(
             "KQL0205",
@@ -393,13 +393,13 @@ impl Binder<'_> {
             });
         }
         match ty {
-            Ty::String | Ty::Guid => Ok(self.to_str(x)),
+            Ty::String | Ty::Guid => Ok(self.tostring(x)),
             _ => self.convert(x, ty, span),
         }
     }
 
     /// `x` as a KQL bool (dynamic booleans are read; anything else is an error).
-    pub(crate) fn to_bool(&mut self, x: TExpr, span: Span) -> B<TExpr> {
+    pub(crate) fn bool_of(&mut self, x: TExpr, span: Span) -> B<TExpr> {
         match &x.ty {
             Ty::Bool | Ty::Null => Ok(x),
             t if t.is_dynamic() => self.convert(x, &Ty::Bool, span),
@@ -412,7 +412,7 @@ impl Binder<'_> {
     }
 
     /// KQL `tostring(x)`: never null; dynamic structures become JSON text.
-    pub(crate) fn to_str(&mut self, x: TExpr) -> TExpr {
+    pub(crate) fn tostring(&mut self, x: TExpr) -> TExpr {
         let name = x.name.clone();
         if matches!(x.ty, Ty::String | Ty::Guid | Ty::Dyn(DataType::Utf8))
             && let Some(Lit::Str(s)) = x.e.as_lit()
@@ -448,7 +448,7 @@ impl Binder<'_> {
     }
 
     /// `x` as JSON text (for `bag_pack`, `make_bag`, and dynamic values of unknown shape).
-    pub(crate) fn to_json(&mut self, x: TExpr) -> TExpr {
+    pub(crate) fn jsonify(&mut self, x: TExpr) -> TExpr {
         match x.ty {
             Ty::Json => x,
             _ => TExpr::new(Expr::call("kql_json", vec![x.e]), Ty::Json, true).named(x.name),
@@ -473,16 +473,16 @@ impl Binder<'_> {
                 ..x
             });
         }
-        let text = |b: &mut Self, x: TExpr| -> Expr { b.to_str(x).e };
+        let text = |b: &mut Self, x: TExpr| -> Expr { b.tostring(x).e };
         let e = match (ty, &x.ty) {
             (_, Ty::Null) => Expr::null(ty.clone()),
             (Ty::String | Ty::Guid, _) => {
                 return Ok(TExpr {
                     ty: ty.clone(),
-                    ..self.to_str(x)
+                    ..self.tostring(x)
                 });
             }
-            (Ty::Json, _) => return Ok(self.to_json(x)),
+            (Ty::Json, _) => return Ok(self.jsonify(x)),
             (Ty::Long, Ty::Int | Ty::Real | Ty::Bool) => Expr::try_cast(x.e, SqlType::BigInt),
             (Ty::Int, Ty::Long | Ty::Real | Ty::Bool) => Expr::try_cast(x.e, SqlType::Int),
             (Ty::Real, Ty::Int | Ty::Long | Ty::Bool) => Expr::try_cast(x.e, SqlType::Double),
@@ -721,10 +721,10 @@ impl Binder<'_> {
         }
         match op {
             ListOp::HasAny | ListOp::HasAll => {
-                let hay = self.to_str(x);
+                let hay = self.tostring(x);
                 let mut parts = Vec::new();
                 for it in items {
-                    let term = self.to_str(it);
+                    let term = self.tostring(it);
                     parts.push(Expr::call("kql_has", vec![hay.e.clone(), term.e]));
                 }
                 let e = parts
@@ -740,10 +740,10 @@ impl Binder<'_> {
                 Ok(TExpr::new(e, Ty::Bool, false))
             }
             ListOp::InCi | ListOp::NotInCi => {
-                let xs = lower(self.to_str(x));
+                let xs = lower(self.tostring(x));
                 let mut list = Vec::new();
                 for it in items {
-                    list.push(lower(self.to_str(it)));
+                    list.push(lower(self.tostring(it)));
                 }
                 Ok(TExpr::new(
                     Expr::InList(Box::new(xs), list, op == ListOp::NotInCi),

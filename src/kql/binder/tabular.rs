@@ -317,7 +317,7 @@ impl Binder<'_> {
         values: &[ast::Expr],
         span: Span,
     ) -> B<Rel> {
-        if columns.is_empty() || values.len() % columns.len() != 0 {
+        if columns.is_empty() || !values.len().is_multiple_of(columns.len()) {
             return self.error(
                 "KQL0204",
                 format!(
@@ -506,7 +506,7 @@ impl Binder<'_> {
         match &op.kind {
             OperatorKind::Where(p) => {
                 let t = self.expr(p, &input, Ctx::pred())?;
-                let t = self.to_bool(t, p.span)?;
+                let t = self.bool_of(t, p.span)?;
                 let columns = input.columns.clone();
                 let order = input.order.clone();
                 Ok(Rel {
@@ -1059,7 +1059,9 @@ impl Binder<'_> {
                 ExprKind::Call { name, args }
                     if super::functions::AGGREGATE_FUNCTIONS.contains(&name.name.as_str()) =>
                 {
-                    let arg_name = args.first().and_then(|x| self.expr_name_hint(x, input));
+                    let arg_name = args
+                        .first()
+                        .and_then(|x| super::functions::expr_name_hint(x));
                     aggregate_name(&name.name, args, arg_name.as_deref())
                 }
                 _ => "Column1".into(),
@@ -1158,7 +1160,7 @@ impl Binder<'_> {
                     Ty::Json,
                 ),
                 Ty::Dyn(_) => {
-                    let j = self.to_json(t.clone());
+                    let j = self.jsonify(t.clone());
                     (
                         TExpr::new(
                             Expr::call("kql_json_items", vec![j.e, Expr::str(kind)]),
@@ -1908,7 +1910,7 @@ impl Binder<'_> {
             );
         }
         let src = self.expr(source, &input, Ctx::value())?;
-        let src = self.to_str(src);
+        let src = self.tostring(src);
         // The pattern as one regex: literals (escaped unless kind=regex), `*` skips, columns capture.
         let mut re = String::from("(?s)^");
         let mut captures: Vec<(String, Ty)> = Vec::new();
