@@ -1059,9 +1059,7 @@ impl Binder<'_> {
                 ExprKind::Call { name, args }
                     if super::functions::AGGREGATE_FUNCTIONS.contains(&name.name.as_str()) =>
                 {
-                    let arg_name = args
-                        .first()
-                        .and_then(|x| super::functions::expr_name_hint(x));
+                    let arg_name = args.first().and_then(super::functions::expr_name_hint);
                     aggregate_name(&name.name, args, arg_name.as_deref())
                 }
                 _ => "Column1".into(),
