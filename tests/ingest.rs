@@ -599,23 +599,9 @@ rows = con.execute(f"""
   GROUP BY ALL ORDER BY 1""").fetchall()
 for r in rows: print("|".join("" if v is None else str(v) for v in r))
 "#;
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&data)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("No module named 'duckdb'") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install duckdb (pip install duckdb): {stderr}"
-        );
-        eprintln!("skipped: python duckdb is not installed here");
+    let Some(stdout) = util::python_duckdb(script, &[data.as_os_str()]) else {
         return;
-    }
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    };
     let ours = query(
         &data,
         r#"SELECT "date", count(*) AS n FROM "AuditLogs" GROUP BY "date" ORDER BY "date""#,

@@ -25,13 +25,8 @@ pub const NOW: i64 = 1_793_491_200_000_000_000;
 const MAX_ROWS: usize = 60;
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/kql")
-        .join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "kql"))
+    util::kql_files(dir)
+        .into_iter()
         .filter(|p| match std::env::var("KQL_CORPUS") {
             Ok(prefix) => p
                 .file_name()
@@ -40,9 +35,7 @@ fn corpus(dir: &str) -> Vec<PathBuf> {
                 .starts_with(&prefix),
             Err(_) => true,
         })
-        .collect();
-    files.sort();
-    files
+        .collect()
 }
 
 fn updating() -> bool {

@@ -11,6 +11,8 @@
 //! A property test checks that `parse` never panics on random strings and on random byte
 //! mutations of the corpus queries.
 
+mod util;
+
 use std::path::{Path, PathBuf};
 
 use auditbook::diagnostic::render_all;
@@ -18,16 +20,7 @@ use auditbook::kql::parse;
 use proptest::prelude::*;
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/kql")
-        .join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "kql"))
-        .collect();
-    files.sort();
-    files
+    util::kql_files(dir)
 }
 
 fn updating() -> bool {

@@ -51,27 +51,8 @@ con.execute(f"CREATE VIEW logs AS SELECT * FROM read_parquet('{sys.argv[1]}/Audi
 for r in con.execute(sys.argv[2]).fetchall():
     print("|".join("" if v is None else (v.strftime('%Y-%m-%dT%H:%M:%S.%f') if hasattr(v, 'strftime') else str(v)) for v in r))
 "#;
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(data)
-        .arg(sql)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("No module named 'duckdb'") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install duckdb: {stderr}"
-        );
-        eprintln!("skipped: python duckdb is not installed here");
-        return None;
-    }
-    assert!(out.status.success(), "{stderr}");
-    let mut rows: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let stdout = util::python_duckdb(script, &[data.as_os_str(), std::ffi::OsStr::new(sql)])?;
+    let mut rows: Vec<String> = stdout.lines().map(str::to_string).collect();
     rows.sort();
     Some(rows)
 }

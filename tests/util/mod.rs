@@ -113,3 +113,39 @@ pub fn counts(summary: &Value) -> (u64, u64, u64, u64) {
     let n = |k: &str| summary[k].as_u64().unwrap();
     (n("read"), n("written"), n("duplicates"), n("rejected"))
 }
+
+/// Runs a Python script that imports `duckdb`, with `args`; its stdout, or `None` when the
+/// module is missing (allowed only outside CI, which installs it).
+pub fn python_duckdb(script: &str, args: &[&std::ffi::OsStr]) -> Option<String> {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named 'duckdb'") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install duckdb (pip install duckdb): {stderr}"
+        );
+        eprintln!("skipped: python duckdb is not installed here");
+        return None;
+    }
+    assert!(out.status.success(), "{stderr}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The `.kql` files of `tests/kql/DIR`, sorted.
+pub fn kql_files(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/kql")
+        .join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "kql"))
+        .collect();
+    files.sort();
+    files
+}
