@@ -14,6 +14,19 @@ use crate::kql::ast::{self, ExprKind, OperatorKind, SourceKind};
 use crate::kql::ir::{BinOp, Column, Expr, JoinKind, Lit, Rel, RelKind, Side, SortKey, SqlType};
 use crate::kql::types::Ty;
 
+/// The output name of `[Name =] expr`: the written name, else the name KQL infers from the
+/// expression, else the next `ColumnN`.
+fn column_name(written: Option<&ast::Ident>, t: &TExpr, counter: &mut usize) -> String {
+    match (written, &t.name) {
+        (Some(n), _) => n.name.clone(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => {
+            *counter += 1;
+            format!("Column{counter}")
+        }
+    }
+}
+
 /// The relation reduced to its visible columns, unordered (for joins, unions, subqueries).
 pub(crate) fn visible_only(rel: Rel) -> Rel {
     if rel.columns.iter().all(|c| !c.hidden) {
@@ -526,14 +539,7 @@ impl Binder<'_> {
                 for item in items {
                     match self.expr(&item.expr, &input, Ctx::value()) {
                         Ok(t) => {
-                            let name = match (item.names.first(), &t.name) {
-                                (Some(n), _) => n.name.clone(),
-                                (None, Some(n)) => n.clone(),
-                                (None, None) => {
-                                    counter += 1;
-                                    format!("Column{counter}")
-                                }
-                            };
+                            let name = column_name(item.names.first(), &t, &mut counter);
                             if outs.iter().any(|(n, _): &(String, TExpr)| n == &name) {
                                 self.error::<()>(
                                     "KQL0209",
@@ -867,14 +873,7 @@ impl Binder<'_> {
         for b in by {
             match self.expr(&b.expr, &input, Ctx::value()) {
                 Ok(t) => {
-                    let name = match (b.names.first(), &t.name) {
-                        (Some(n), _) => n.name.clone(),
-                        (None, Some(n)) => n.clone(),
-                        (None, None) => {
-                            counter += 1;
-                            format!("Column{counter}")
-                        }
-                    };
+                    let name = column_name(b.names.first(), &t, &mut counter);
                     keys.push((name, t));
                 }
                 Err(Failed) => failed = true,
