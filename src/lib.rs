@@ -16,5 +16,6 @@ pub mod render;
 pub mod schema;
 pub mod store;
 pub mod time;
+pub mod workbook;
 
 pub use error::{Error, Outcome, Result};

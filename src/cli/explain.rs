@@ -1,5 +1,7 @@
 //! `auditbook explain --kql QUERY | -f FILE [--plan] [--format text|json]`: the SQL a KQL query
 //! compiles to (indented), its warnings, and with `--plan` DataFusion's optimized plan.
+//! `auditbook explain WORKBOOK [--param ...]`: every visible step of a workbook, its query with
+//! the parameters bound, and the SQL it runs as.
 
 use std::path::PathBuf;
 
@@ -10,8 +12,12 @@ use crate::{Error, Outcome, Result};
 
 /// Show the DataFusion SQL a KQL query compiles to.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["kql", "file"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["workbook", "kql", "file"])))]
 pub struct Args {
+    /// A workbook (file or built-in name): explain each of its visible steps.
+    pub workbook: Option<String>,
+    #[command(flatten)]
+    pub inputs: crate::cli::workbook::InputArgs,
     /// The KQL query.
     #[arg(long, value_name = "QUERY")]
     pub kql: Option<String>,
@@ -34,6 +40,9 @@ pub enum ExplainFormat {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
+    if let Some(wb) = &args.workbook {
+        return explain_workbook(wb, &args, global);
+    }
     let (file, kql) = load_kql(args.kql.as_deref(), args.file.as_deref())?;
     let engine = Engine::open(&global.data)?;
     let compiled = match engine.compile_kql(&kql, &file) {
@@ -87,6 +96,69 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
                 "plan": plan.map(|(l, p)| serde_json::json!({"logical": l, "physical": p})),
             });
             println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// The workbook form: parameters resolved (their queries run), each visible step bound and
+/// compiled, nothing else run.
+fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outcome> {
+    use crate::workbook::run::Mode;
+    let (wb, walked) = crate::cli::workbook::walk_workbook(arg, &args.inputs, global, Mode::Explain)?;
+    let time = |t: Option<(i64, i64)>| {
+        t.map(|(s, e)| {
+            serde_json::json!({
+                "start": crate::time::format_rfc3339_nanos(s),
+                "end": crate::time::format_rfc3339_nanos(e),
+            })
+        })
+    };
+    match args.format {
+        ExplainFormat::Json => {
+            let steps: Vec<_> = walked
+                .explained
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "name": s.name,
+                        "title": s.title,
+                        "language": match s.lang { crate::workbook::Lang::Kql => "kql", crate::workbook::Lang::Sql => "sql" },
+                        "query": s.bound,
+                        "sql": s.sql,
+                        "time": time(s.time),
+                    })
+                })
+                .collect();
+            let params: serde_json::Map<String, serde_json::Value> =
+                walked.result.parameters.iter().cloned().collect();
+            let out = serde_json::json!({
+                "workbook": wb.title,
+                "parameters": params,
+                "steps": steps,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        }
+        ExplainFormat::Text => {
+            println!("-- workbook: {}", wb.title);
+            for (name, value) in &walked.result.parameters {
+                println!("-- parameter {name} = {value}");
+            }
+            for s in &walked.explained {
+                println!(
+                    "\n-- step `{}`{}",
+                    s.name,
+                    s.title.as_ref().map(|t| format!(": {t}")).unwrap_or_default()
+                );
+                if let Some(t) = time(s.time) {
+                    println!("-- time range: {} .. {}", t["start"], t["end"]);
+                }
+                println!("-- query:");
+                for line in s.bound.lines() {
+                    println!("--   {line}");
+                }
+                println!("{}", s.sql);
+            }
         }
     }
     Ok(Outcome::Success)

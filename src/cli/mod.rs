@@ -11,6 +11,7 @@ pub mod explain;
 pub mod generate;
 pub mod ingest;
 pub mod query;
+pub mod workbook;
 
 /// Offline analytics for Microsoft Entra ID audit logs.
 #[derive(Debug, Parser)]
@@ -42,10 +43,20 @@ pub enum Command {
     Ingest(ingest::Args),
     /// Run a SQL or KQL query over the dataset.
     Query(query::Args),
-    /// Show the SQL a KQL query compiles to (and DataFusion's plan).
+    /// Show the SQL a KQL query or a workbook's steps compile to (and DataFusion's plan).
     Explain(explain::Args),
     /// Write realistic synthetic Entra audit-log exports.
     Generate(generate::Args),
+    /// Run a workbook (Azure `.workbook`/`.json`, native `.yaml`, or a built-in name).
+    Run(workbook::RunArgs),
+    /// List a workbook's parameters, their values and allowed values.
+    Params(workbook::ParamsArgs),
+    /// Compile every query of workbooks without running them; exit 1 on errors.
+    Check(workbook::CheckArgs),
+    /// Print a workbook in the native YAML format (or back as Azure JSON).
+    Convert(workbook::ConvertArgs),
+    /// List the built-in workbooks.
+    Workbooks(workbook::WorkbooksArgs),
 }
 
 /// Parses the process arguments and runs the command.
@@ -56,5 +67,10 @@ pub fn run() -> Result<Outcome> {
         Command::Query(args) => query::run(args, &cli.global),
         Command::Explain(args) => explain::run(args, &cli.global),
         Command::Generate(args) => generate::run(args, &cli.global),
+        Command::Run(args) => workbook::run(args, &cli.global),
+        Command::Params(args) => workbook::params(args, &cli.global),
+        Command::Check(args) => workbook::check(args, &cli.global),
+        Command::Convert(args) => workbook::convert(args, &cli.global),
+        Command::Workbooks(args) => workbook::workbooks(args, &cli.global),
     }
 }

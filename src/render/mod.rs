@@ -1,11 +1,15 @@
-//! Output formats: query results (a schema and record batches) printed as a table, CSV, JSON or
-//! NDJSON. Renderers know only batches (DESIGN §1).
+//! Output formats: query results (a schema and record batches) printed as a table, CSV, JSON,
+//! NDJSON, Parquet, a GitHub markdown table or a self-contained HTML page. Renderers know only
+//! batches (DESIGN §1); whole workbook runs are laid out by `workbook::output` from the same
+//! pieces.
 //!
 //! Every format converts values through [`value::value_to_json`] / [`value::value_to_text`]:
 //! - timestamps: RFC 3339 with nine fractional digits and `Z` (`2026-01-02T03:04:05.123456700Z`);
-//! - nested values (structs, lists, maps): real JSON in `json`/`ndjson`, compact JSON text in CSV and
-//!   table cells; nulls inside them are `null`;
-//! - top-level nulls: `null` in JSON, empty in CSV and table cells;
+//! - nested values (structs, lists, maps): real JSON in `json`/`ndjson`, compact JSON text in CSV,
+//!   table, markdown and HTML cells; nulls inside them are `null`;
+//! - `Utf8` columns marked with the field metadata `auditbook.dynamic=json` (KQL `dynamic`s held
+//!   as JSON text) are real JSON in `json`/`ndjson` and stay text everywhere else (Parquet too);
+//! - top-level nulls: `null` in JSON, empty cells elsewhere;
 //! - integers stay integers; NaN and infinities are `null` in JSON.
 //!
 //! Column names are made unique the way Kusto does it (`Id`, `Id1`, ...), so that a join's two
@@ -16,11 +20,15 @@ use std::io::Write;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use serde_json::{Map, Value};
 
 use crate::{Error, Result};
 
-mod table;
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod parquet;
+pub mod table;
 pub mod value;
 
 pub use value::{value_to_json, value_to_text};
@@ -28,7 +36,8 @@ pub use value::{value_to_json, value_to_text};
 /// How results are printed (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// Aligned text table for a terminal, long cells cut with `…`, a `(N rows)` footer.
+    /// Aligned text table for a terminal, long cells cut with `…`, a `(N rows)` footer; fits
+    /// the terminal's width.
     Table,
     /// RFC 4180 CSV with a header row; nested values as JSON text.
     Csv,
@@ -36,6 +45,12 @@ pub enum OutputFormat {
     Json,
     /// One JSON object per line.
     Ndjson,
+    /// One Parquet file (zstd), the schema and its field metadata kept.
+    Parquet,
+    /// A GitHub-flavoured markdown table.
+    Markdown,
+    /// One self-contained HTML page (inline CSS, no scripts, no external assets).
+    Html,
 }
 
 impl OutputFormat {
@@ -46,6 +61,19 @@ impl OutputFormat {
             OutputFormat::Table
         } else {
             OutputFormat::Csv
+        }
+    }
+
+    /// The file name extension (without the dot) of a file in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "txt",
+            OutputFormat::Csv => "csv",
+            OutputFormat::Json => "json",
+            OutputFormat::Ndjson => "ndjson",
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Markdown => "md",
+            OutputFormat::Html => "html",
         }
     }
 }
@@ -60,19 +88,58 @@ impl std::fmt::Display for OutputFormat {
     }
 }
 
-/// Prints `batches` (all of `schema`) to `out` in `format`. `schema` matters when there are no
-/// batches: the table and CSV header still show the columns.
+/// Layout choices that depend on where the output goes rather than on the data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Widest line of a `table`, in terminal columns: long cells are cut (widest columns first)
+    /// so that no line wraps. `None`: no limit (files, pipes of unknown width).
+    pub width: Option<usize>,
+}
+
+impl RenderOptions {
+    /// Options for printing to stdout: the terminal's width when stdout is a terminal (env
+    /// `COLUMNS`, else the terminal size, else 120), `COLUMNS` when set for a pipe, else no limit.
+    pub fn for_stdout() -> RenderOptions {
+        RenderOptions {
+            width: table::stdout_width(),
+        }
+    }
+}
+
+/// Prints `batches` (all of `schema`) to `out` in `format`, laid out for stdout
+/// ([`RenderOptions::for_stdout`]). `schema` matters when there are no batches: the table, CSV,
+/// markdown and HTML headers still show the columns, and Parquet keeps the schema.
 pub fn print_batches(
     format: OutputFormat,
     schema: &SchemaRef,
     batches: &[RecordBatch],
     out: &mut dyn Write,
 ) -> Result<()> {
+    print_batches_with(format, schema, batches, out, &RenderOptions::for_stdout())
+}
+
+/// [`print_batches`] with explicit layout options.
+pub fn print_batches_with(
+    format: OutputFormat,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    out: &mut dyn Write,
+    options: &RenderOptions,
+) -> Result<()> {
+    let names = unique_names(schema);
     match format {
-        OutputFormat::Table => table::write(schema, batches, out)?,
-        OutputFormat::Csv => write_csv(schema, batches, out)?,
-        OutputFormat::Json => write_json(schema, batches, out, true)?,
-        OutputFormat::Ndjson => write_json(schema, batches, out, false)?,
+        OutputFormat::Table => table::write(&names, schema, batches, out, options.width)?,
+        OutputFormat::Csv => csv::write(schema, batches, out)?,
+        OutputFormat::Json => json::write(schema, batches, out, true)?,
+        OutputFormat::Ndjson => json::write(schema, batches, out, false)?,
+        OutputFormat::Parquet => parquet::write(schema, batches, out)?,
+        OutputFormat::Markdown => markdown::write_table(&names, schema, batches, out)?,
+        OutputFormat::Html => {
+            let title = "auditbook query result";
+            html::write_page_start(title, out)?;
+            html::write_table(None, &names, schema, batches, None, out)?;
+            html::write_page_end(out)?;
+        }
     }
     out.flush().map_err(io_error)
 }
@@ -85,8 +152,19 @@ pub(crate) fn io_error(e: std::io::Error) -> Error {
 /// Column names, made unique the way Kusto does (`Id`, `Id1`, `Id2`, ...): a later duplicate gets
 /// the smallest numeric suffix that names no other column.
 pub fn unique_names(schema: &SchemaRef) -> Vec<String> {
-    let all: HashSet<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let mut used = HashSet::new();
+    unique_names_reserving(schema, &[])
+}
+
+/// [`unique_names`], where the `reserved` names count as taken already (a column named like one
+/// of them gets a suffix too): NDJSON of a workbook adds a `step` key to every row.
+pub fn unique_names_reserving(schema: &SchemaRef, reserved: &[&str]) -> Vec<String> {
+    let all: HashSet<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .chain(reserved.iter().copied())
+        .collect();
+    let mut used: HashSet<String> = reserved.iter().map(|r| r.to_string()).collect();
     let mut names = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let mut name = field.name().clone();
@@ -102,79 +180,9 @@ pub fn unique_names(schema: &SchemaRef) -> Vec<String> {
     names
 }
 
-fn write_csv(schema: &SchemaRef, batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
-    if schema.fields().is_empty() {
-        return Ok(());
-    }
-    let mut writer = csv::WriterBuilder::new().from_writer(out);
-    let csv_error = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(e) => io_error(e),
-        other => Error::Invalid(format!("csv: {other:?}")),
-    };
-    writer
-        .write_record(unique_names(schema))
-        .map_err(csv_error)?;
-    let mut record = Vec::with_capacity(schema.fields().len());
-    for batch in batches {
-        for row in 0..batch.num_rows() {
-            record.clear();
-            for column in batch.columns() {
-                record.push(value_to_text(column.as_ref(), row)?.unwrap_or_default());
-            }
-            writer.write_record(&record).map_err(csv_error)?;
-        }
-    }
-    writer.flush().map_err(io_error)
-}
-
-/// `json`: `[` and `]` on lines of their own, one compact row object per line between them
-/// (`[]` alone when there are no rows). `ndjson`: one row object per line.
-fn write_json(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    out: &mut dyn Write,
-    array: bool,
-) -> Result<()> {
-    let names = unique_names(schema);
-    // KQL `dynamic` values held as JSON text are printed as the JSON they are.
-    let json_text: Vec<bool> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            f.metadata()
-                .contains_key(crate::engine::DYNAMIC_JSON_METADATA)
-        })
-        .collect();
-    let mut first = true;
-    for batch in batches {
-        for row in 0..batch.num_rows() {
-            let mut object = Map::with_capacity(names.len());
-            for ((name, column), is_json) in names.iter().zip(batch.columns()).zip(&json_text) {
-                let mut value = value_to_json(column.as_ref(), row)?;
-                if *is_json && let Value::String(text) = &value {
-                    value = serde_json::from_str(text).unwrap_or(value);
-                }
-                object.insert(name.clone(), value);
-            }
-            let separator = match (array, first) {
-                (false, _) => "",
-                (true, true) => "[\n",
-                (true, false) => ",\n",
-            };
-            out.write_all(separator.as_bytes()).map_err(io_error)?;
-            serde_json::to_writer(&mut *out, &Value::Object(object))
-                .map_err(|e| io_error(e.into()))?;
-            if !array {
-                out.write_all(b"\n").map_err(io_error)?;
-            }
-            first = false;
-        }
-    }
-    if array {
-        out.write_all(if first { b"[]\n" } else { b"\n]\n" })
-            .map_err(io_error)?;
-    }
-    Ok(())
+/// Number of rows in `batches`.
+pub(crate) fn row_count(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
 }
 
 #[cfg(test)]
@@ -183,15 +191,17 @@ mod tests {
 
     use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
+    use serde_json::Value;
 
     use super::*;
     use crate::record::{
         AuditRecord, InitiatedBy, ModifiedProperty, TargetResource, UserIdentity, records_to_batch,
     };
 
+    /// Output as for a pipe of unknown width (stdout may be a terminal while tests run).
     fn render(format: OutputFormat, schema: &SchemaRef, batches: &[RecordBatch]) -> String {
         let mut out = Vec::new();
-        print_batches(format, schema, batches, &mut out).unwrap();
+        print_batches_with(format, schema, batches, &mut out, &RenderOptions::default()).unwrap();
         String::from_utf8(out).unwrap()
     }
 

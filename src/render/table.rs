@@ -1,29 +1,40 @@
-//! The `table` format: an aligned text table for people (via `tabled`), with a `(N rows)` footer.
+//! The `table` format: an aligned text table for people (via `tabled`), with a `(N rows)` footer,
+//! fitted to a width when one is known (cells of the widest columns cut first, with `…`), and
+//! the width of the terminal stdout is.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
-use tabled::settings::{Alignment, Style};
+use tabled::settings::peaker::Priority;
+use tabled::settings::{Alignment, Style, Width};
 
 use super::value::{is_numeric, value_to_text};
-use super::{io_error, unique_names};
+use super::{io_error, row_count};
 use crate::Result;
 
 /// Longest cell, in characters; longer values end in `…`.
 pub const MAX_CELL_CHARS: usize = 60;
 
-pub(super) fn write(
+/// Width assumed for a terminal whose size cannot be found.
+pub const DEFAULT_TERMINAL_WIDTH: usize = 120;
+
+/// Writes `batches` as an aligned table headed by `headers` (one per column of `schema`), then
+/// `(N rows)`. With `width`, no line is wider than `width` columns (unless even one character per
+/// column does not fit).
+pub fn write(
+    headers: &[String],
     schema: &SchemaRef,
     batches: &[RecordBatch],
     out: &mut dyn Write,
+    width: Option<usize>,
 ) -> Result<()> {
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let rows = row_count(batches);
     if !schema.fields().is_empty() {
         let mut builder = Builder::with_capacity(rows + 1, schema.fields().len());
-        builder.push_record(unique_names(schema).iter().map(|n| cell(n)));
+        builder.push_record(headers.iter().map(|n| cell(n)));
         for batch in batches {
             for row in 0..batch.num_rows() {
                 let mut record = Vec::with_capacity(batch.num_columns());
@@ -41,6 +52,13 @@ pub(super) fn write(
                 table.modify(Columns::one(i), Alignment::right());
             }
         }
+        if let Some(width) = width {
+            table.with(
+                Width::truncate(width)
+                    .suffix("…")
+                    .priority(Priority::max(true)),
+            );
+        }
         writeln!(out, "{table}").map_err(io_error)?;
     }
     let noun = if rows == 1 { "row" } else { "rows" };
@@ -50,7 +68,7 @@ pub(super) fn write(
 
 /// One line of at most [`MAX_CELL_CHARS`] characters: control characters (newlines, tabs) are
 /// shown escaped, so every row stays one line; longer text keeps its start and ends in `…`.
-fn cell(text: &str) -> String {
+pub fn cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(4 * MAX_CELL_CHARS));
     let mut chars = 0;
     let mut iter = text.chars().peekable();
@@ -75,8 +93,64 @@ fn cell(text: &str) -> String {
     out
 }
 
+/// The width tables printed to stdout must fit: on a terminal, env `COLUMNS` when set, else the
+/// terminal's size, else [`DEFAULT_TERMINAL_WIDTH`]; for a pipe or file, `COLUMNS` when set
+/// (the width is known), else none.
+pub fn stdout_width() -> Option<usize> {
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    if !std::io::stdout().is_terminal() {
+        return columns;
+    }
+    Some(
+        columns
+            .or_else(terminal_columns)
+            .unwrap_or(DEFAULT_TERMINAL_WIDTH),
+    )
+}
+
+/// The column count of the terminal on stdout (`TIOCGWINSZ`), where the request is known.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn terminal_columns() -> Option<usize> {
+    use std::ffi::{c_int, c_ulong};
+
+    /// `struct winsize` of `<sys/ioctl.h>`.
+    #[repr(C)]
+    #[derive(Default)]
+    struct WinSize {
+        rows: u16,
+        cols: u16,
+        x_pixels: u16,
+        y_pixels: u16,
+    }
+    #[cfg(target_os = "linux")]
+    const TIOCGWINSZ: c_ulong = 0x5413;
+    #[cfg(target_os = "macos")]
+    const TIOCGWINSZ: c_ulong = 0x4008_7468;
+    unsafe extern "C" {
+        fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+    }
+    let mut size = WinSize::default();
+    // SAFETY: TIOCGWINSZ writes one `struct winsize` through the pointer, which points to one
+    // that lives across the call; fd 1 needs no ownership (a bad fd only yields an error code).
+    let rc = unsafe { ioctl(1, TIOCGWINSZ, &mut size as *mut WinSize) };
+    (rc == 0 && size.cols > 0).then_some(usize::from(size.cols))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn terminal_columns() -> Option<usize> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
     use super::*;
 
     #[test]
@@ -88,5 +162,61 @@ mod tests {
         assert!(c.ends_with('…'));
         let exact = "y".repeat(MAX_CELL_CHARS);
         assert_eq!(cell(&exact), exact);
+    }
+
+    fn wide_batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("short", DataType::Utf8, true),
+            Field::new("long", DataType::Utf8, true),
+            Field::new("longer", DataType::Utf8, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![1, 22])),
+            Arc::new(StringArray::from(vec!["ok", "no"])),
+            Arc::new(StringArray::from(vec!["a".repeat(40), "b".repeat(45)])),
+            Arc::new(StringArray::from(vec!["c".repeat(80), "d".repeat(59)])),
+        ];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    fn table_text(b: &RecordBatch, width: Option<usize>) -> String {
+        let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let mut out = Vec::new();
+        write(&names, &b.schema(), std::slice::from_ref(b), &mut out, width).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_width_cuts_the_widest_columns_first_and_no_line_is_longer() {
+        let b = wide_batch();
+        let free = table_text(&b, None);
+        assert!(free.lines().any(|l| l.chars().count() > 100), "{free}");
+        for width in [100, 80, 60, 40] {
+            let text = table_text(&b, Some(width));
+            for line in text.lines() {
+                assert!(line.chars().count() <= width, "{width}: {line:?}\n{text}");
+            }
+            // Short columns are untouched; the cut columns end in the marker.
+            let row = text.lines().nth(2).unwrap();
+            assert!(row.contains(" ok "), "{text}");
+            assert!(row.contains('…'), "{text}");
+            assert!(text.ends_with("(2 rows)\n"), "{text}");
+        }
+        // A width the table already fits changes nothing.
+        assert_eq!(table_text(&b, Some(1000)), free);
+    }
+
+    #[test]
+    fn headers_are_the_given_labels() {
+        let b = wide_batch();
+        let mut out = Vec::new();
+        let headers = ["Count", "State", "L", "LL"].map(String::from);
+        write(&headers, &b.schema(), &[], &mut out, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            " Count | State | L | LL \n-------+-------+---+----\n(0 rows)\n"
+        );
     }
 }

@@ -26,13 +26,17 @@ use arrow::datatypes::SchemaRef;
 
 use crate::diagnostic::{Diagnostic, Span};
 use crate::kql::ast;
-use crate::kql::ir::{Column, Expr, Rel, RelKind};
+use crate::kql::ir::{Column, Expr, Lit, Rel, RelKind};
 use crate::kql::types::Ty;
 
-/// The tables a query can read: name (case-sensitive, as KQL) → Arrow schema.
+/// The tables a query can read: name (case-sensitive, as KQL) → Arrow schema; and the time
+/// range a workbook step applies to them.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     tables: Vec<(String, SchemaRef)>,
+    /// `[start, end]`, nanoseconds UTC: every table with a `TimeGenerated` column is read
+    /// through `where TimeGenerated between (start .. end)` (a workbook's time context).
+    time_range: Option<(i64, i64)>,
 }
 
 impl Catalog {
@@ -51,6 +55,12 @@ impl Catalog {
 
     pub fn names(&self) -> Vec<&str> {
         self.tables.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// The same tables, each read only within `[start, end]` of `TimeGenerated` (nanoseconds).
+    pub fn with_time_range(mut self, range: Option<(i64, i64)>) -> Catalog {
+        self.time_range = range;
+        self
     }
 }
 
@@ -302,12 +312,36 @@ impl Binder<'_> {
                 hidden: false,
             })
             .collect();
-        Some(Rel {
+        let scan = Rel {
             kind: RelKind::Scan {
                 table: name.to_string(),
             },
             columns,
             order: Vec::new(),
+        };
+        let Some((start, end)) = self.catalog.time_range else {
+            return Some(scan);
+        };
+        if !scan
+            .columns
+            .iter()
+            .any(|c| c.name == "TimeGenerated" && c.ty == Ty::Datetime)
+        {
+            return Some(scan);
+        }
+        let at = |ns| Expr::Lit(Lit::Datetime(ns), Ty::Datetime);
+        Some(Rel {
+            columns: scan.columns.clone(),
+            order: Vec::new(),
+            kind: RelKind::Filter {
+                input: Box::new(scan),
+                predicate: Expr::Between(
+                    Box::new(Expr::col("TimeGenerated")),
+                    Box::new(at(start)),
+                    Box::new(at(end)),
+                    false,
+                ),
+            },
         })
     }
 
