@@ -69,7 +69,8 @@ fn events_batch() -> RecordBatch {
     ]);
     let columns: Vec<ArrayRef> = vec![
         Arc::new(
-            TimestampNanosecondArray::from(vec![T0, T0 + 1_000_000_000, T0 + 7]).with_timezone("UTC"),
+            TimestampNanosecondArray::from(vec![T0, T0 + 1_000_000_000, T0 + 7])
+                .with_timezone("UTC"),
         ),
         Arc::new(StringArray::from(ACTIVITIES.to_vec())),
         Arc::new(Int64Array::from(vec![Some(12), None, Some(3)])),
@@ -162,7 +163,10 @@ fn render_run(result: &RunResult, format: OutputFormat, width: Option<usize>) ->
 fn json_follows_the_contract() {
     let result = run_result(vec![events_table(), empty_table()]);
     let text = render_run(&result, OutputFormat::Json, None);
-    assert!(text.starts_with("{\n  \"workbook\""), "pretty-printed: {text}");
+    assert!(
+        text.starts_with("{\n  \"workbook\""),
+        "pretty-printed: {text}"
+    );
     let v: Value = serde_json::from_str(&text).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys[..4], ["workbook", "parameters", "time", "steps"]);
@@ -181,7 +185,14 @@ fn json_follows_the_contract() {
     let step_keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         step_keys[..6],
-        ["name", "title", "columns", "rows", "truncated", "total_rows"]
+        [
+            "name",
+            "title",
+            "columns",
+            "rows",
+            "truncated",
+            "total_rows"
+        ]
     );
     assert_eq!(s["name"], "query - 2");
     assert_eq!(s["title"], "Failed operations");
@@ -210,8 +221,16 @@ fn json_follows_the_contract() {
     assert_eq!(rows[1]["Props"], json!([1, 2]));
     assert_eq!(rows[2]["Props"], Value::Null);
     assert_eq!(rows[0]["Target"], json!({"id": "g1", "n": 1}));
-    let row_keys: Vec<&str> = rows[0].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(row_keys, ["TimeGenerated", "Activity", "Count", "Props", "Target"]);
+    let row_keys: Vec<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        row_keys,
+        ["TimeGenerated", "Activity", "Count", "Props", "Target"]
+    );
 
     let e = &steps[1];
     assert_eq!(e["title"], "Nothing here");
@@ -219,7 +238,10 @@ fn json_follows_the_contract() {
     assert_eq!(e["truncated"], false);
     assert_eq!(e["columns"], json!([{"name": "User", "type": "string"}]));
 
-    assert_eq!(v["notices"][0]["message"], "links: Portal (https://portal.azure.com)");
+    assert_eq!(
+        v["notices"][0]["message"],
+        "links: Portal (https://portal.azure.com)"
+    );
     assert_eq!(v["text"][0]["name"], "text - 0");
 
     let mut untimed = run_result(vec![]);
@@ -236,8 +258,11 @@ fn ndjson_is_one_object_per_row_with_the_step() {
     let schema = Arc::new(Schema::new(vec![Field::new("step", DataType::Int64, true)]));
     second.schema = schema.clone();
     second.batches = vec![
-        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![7])) as ArrayRef])
-            .unwrap(),
+        RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from(vec![7])) as ArrayRef],
+        )
+        .unwrap(),
     ];
     let text = render_run(
         &run_result(vec![events_table(), second]),
@@ -254,7 +279,12 @@ fn ndjson_is_one_object_per_row_with_the_step() {
     assert_eq!(lines[2]["TimeGenerated"], "2026-01-02T03:04:05.123456707Z");
     // A column named `step` keeps its value under another key.
     assert_eq!(lines[3], json!({"step": "second", "step1": 7}));
-    let keys: Vec<&str> = lines[0].as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = lines[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys[0], "step");
 }
 
@@ -406,7 +436,7 @@ fn markdown_report_escapes_cells_and_keeps_text() {
     assert!(text.contains("\n## Failed operations\n\n| When | Activity | Events | Props | Target |\n| --- | --- | ---: | --- | --- |\n"), "{text}");
     assert!(
         text.contains(
-            "| 2026-01-02T03:04:06.123456700Z | line1<br>line2 \\| \\<script\\>alert(1)\\</script\\> |  |"
+            "| 2026-01-02T03:04:06.123456700Z | line1<br>line2 \\| \\<script>alert(1)\\</script> |  |"
         ),
         "{text}"
     );
@@ -416,7 +446,10 @@ fn markdown_report_escapes_cells_and_keeps_text() {
         text.contains("\n> **Warning:** showing 3 of 12345 rows (gridSettings.rowLimit)\n"),
         "{text}"
     );
-    assert!(text.contains("## Nothing here\n\nAll clear: no risky users\n"), "{text}");
+    assert!(
+        text.contains("## Nothing here\n\nAll clear: no risky users\n"),
+        "{text}"
+    );
     assert!(
         text.contains("> **Note:** links: Portal (https://portal.azure.com)"),
         "{text}"
@@ -444,7 +477,7 @@ fn markdown_of_a_query_result_is_a_github_table() {
         String::from_utf8(out).unwrap(),
         "| Activity | Count |\n| --- | ---: |\n\
          | Add member, \"owner\" | 12 |\n\
-         | line1<br>line2 \\| \\<script\\>alert(1)\\</script\\> |  |\n\
+         | line1<br>line2 \\| \\<script>alert(1)\\</script> |  |\n\
          | Update_user | 3 |\n"
     );
 }
@@ -457,13 +490,19 @@ fn html_report_is_self_contained_and_escaped() {
         None,
     );
     assert!(text.starts_with("<!DOCTYPE html>"), "{text}");
-    assert!(text.contains("<title>Entra &lt;audit&gt; overview</title>"), "{text}");
+    assert!(
+        text.contains("<title>Entra &lt;audit&gt; overview</title>"),
+        "{text}"
+    );
     assert!(text.contains("<style>"), "{text}");
     assert!(!text.contains("<script"), "no script at all: {text}");
     assert!(!text.contains("src="), "no external assets: {text}");
     assert!(!text.contains("<link"), "no external assets: {text}");
     // In markdown text and in cells, `<script>` is shown, escaped.
-    assert!(text.contains("&lt;script&gt;alert(&#39;md&#39;)&lt;/script&gt;"), "{text}");
+    assert!(
+        text.contains("&lt;script&gt;alert('md')&lt;/script&gt;"),
+        "{text}"
+    );
     assert!(
         text.contains("<td>line1\nline2 | &lt;script&gt;alert(1)&lt;/script&gt;</td>"),
         "{text}"
@@ -473,7 +512,10 @@ fn html_report_is_self_contained_and_escaped() {
         text.contains("<a href=\"https://learn.microsoft.com\">the docs</a>"),
         "{text}"
     );
-    assert!(text.contains("<caption>Failed operations</caption>"), "{text}");
+    assert!(
+        text.contains("<caption>Failed operations</caption>"),
+        "{text}"
+    );
     assert!(
         text.contains("<th scope=\"col\">When</th><th scope=\"col\">Activity</th><th scope=\"col\">Events</th>"),
         "{text}"
@@ -484,14 +526,19 @@ fn html_report_is_self_contained_and_escaped() {
         "{text}"
     );
     assert!(
-        text.contains("<p class=\"warning\">warning: showing 3 of 12345 rows (gridSettings.rowLimit)</p>"),
+        text.contains(
+            "<p class=\"warning\">warning: showing 3 of 12345 rows (gridSettings.rowLimit)</p>"
+        ),
         "{text}"
     );
     assert!(
         text.contains("<td class=\"empty\" colspan=\"1\">All clear: no risky users</td>"),
         "{text}"
     );
-    assert!(text.contains("<p class=\"notice\">note: links: Portal"), "{text}");
+    assert!(
+        text.contains("<p class=\"notice\">note: links: Portal"),
+        "{text}"
+    );
     assert!(text.trim_end().ends_with("</html>"));
 }
 
@@ -507,11 +554,15 @@ fn table_report_shows_labels_no_data_message_and_the_row_limit() {
         "{text}"
     );
     assert!(
-        text.contains("Time range: 2025-12-27T00:00:00.000000000Z .. 2026-01-03T00:00:00.000000000Z\n"),
+        text.contains(
+            "Time range: 2025-12-27T00:00:00.000000000Z .. 2026-01-03T00:00:00.000000000Z\n"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("Parameters: TimeRange = Last 7 days, Category = GroupManagement, Users = a, b\n"),
+        text.contains(
+            "Parameters: TimeRange = Last 7 days, Category = GroupManagement, Users = a, b\n"
+        ),
         "{text}"
     );
     // Markdown text as plain text.
@@ -525,10 +576,22 @@ fn table_report_shows_labels_no_data_message_and_the_row_limit() {
     assert!(header.contains(" When "), "{header}");
     assert!(header.contains(" Events "), "{header}");
     assert!(!header.contains("Count"), "{header}");
-    assert!(rest.contains("(3 rows)\nwarning: showing 3 of 12345 rows (gridSettings.rowLimit)\n"), "{rest}");
-    assert!(rest.contains("line1\\nline2 | <script>"), "cells stay one line: {rest}");
-    assert!(text.contains("\nNothing here\nAll clear: no risky users\n"), "{text}");
-    assert!(text.contains("\nnote: links: Portal (https://portal.azure.com)\n"), "{text}");
+    assert!(
+        rest.contains("(3 rows)\nwarning: showing 3 of 12345 rows (gridSettings.rowLimit)\n"),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("line1\\nline2 | <script>"),
+        "cells stay one line: {rest}"
+    );
+    assert!(
+        text.contains("\nNothing here\nAll clear: no risky users\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nnote: links: Portal (https://portal.azure.com)\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -537,7 +600,10 @@ fn the_row_limit_warning_is_shown_even_when_the_run_gave_none() {
     t.warnings.clear();
     t.no_data_message = Some("unused".into());
     let text = render_run(&run_result(vec![t]), OutputFormat::Table, None);
-    assert!(text.contains("warning: showing 3 of 12345 rows (gridSettings.rowLimit)"), "{text}");
+    assert!(
+        text.contains("warning: showing 3 of 12345 rows (gridSettings.rowLimit)"),
+        "{text}"
+    );
     let mut empty = empty_table();
     empty.no_data_message = None;
     let text = render_run(&run_result(vec![empty]), OutputFormat::Table, None);
@@ -560,7 +626,10 @@ fn width_limited_tables_never_exceed_the_width() {
             .collect();
         assert_eq!(table.len(), 5, "{text}");
         for line in &table {
-            assert!(line.chars().count() <= width, "width {width}: {line:?}\n{text}");
+            assert!(
+                line.chars().count() <= width,
+                "width {width}: {line:?}\n{text}"
+            );
         }
         assert!(table.iter().any(|l| l.contains('…')), "{text}");
         // The narrow `Events` column is left whole; the widest columns are cut.
@@ -591,12 +660,8 @@ fn output_directory_gets_one_file_per_table_atomically() {
 
     let dir = tmp.path().join("out/");
     let dir_text = format!("{}/", tmp.path().join("out").display());
-    let written = write_run_to(
-        &result,
-        OutputFormat::Csv,
-        std::path::Path::new(&dir_text),
-    )
-    .unwrap();
+    let written =
+        write_run_to(&result, OutputFormat::Csv, std::path::Path::new(&dir_text)).unwrap();
     let names: Vec<String> = written
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -630,7 +695,9 @@ fn output_directory_gets_one_file_per_table_atomically() {
         .collect();
     files.sort();
     assert!(
-        files.iter().all(|f| !f.starts_with('.') && !f.ends_with(".tmp")),
+        files
+            .iter()
+            .all(|f| !f.starts_with('.') && !f.ends_with(".tmp")),
         "temporary files left: {files:?}"
     );
     assert_eq!(files.len(), 4 * 3 + 3, "{files:?}");
@@ -671,13 +738,18 @@ fn formats_have_names_and_extensions() {
         .collect();
     assert_eq!(
         names,
-        ["table", "csv", "json", "ndjson", "parquet", "markdown", "html"]
+        [
+            "table", "csv", "json", "ndjson", "parquet", "markdown", "html"
+        ]
     );
     let exts: Vec<&str> = OutputFormat::value_variants()
         .iter()
         .map(|f| f.extension())
         .collect();
-    assert_eq!(exts, ["txt", "csv", "json", "ndjson", "parquet", "md", "html"]);
+    assert_eq!(
+        exts,
+        ["txt", "csv", "json", "ndjson", "parquet", "md", "html"]
+    );
     assert_eq!(
         OutputFormat::from_str("markdown", false),
         Ok(OutputFormat::Markdown)

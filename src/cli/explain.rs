@@ -105,7 +105,8 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
 /// compiled, nothing else run.
 fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outcome> {
     use crate::workbook::run::Mode;
-    let (wb, walked) = crate::cli::workbook::walk_workbook(arg, &args.inputs, global, Mode::Explain)?;
+    let (wb, walked) =
+        crate::cli::workbook::walk_workbook(arg, &args.inputs, global, Mode::Explain)?;
     let time = |t: Option<(i64, i64)>| {
         t.map(|(s, e)| {
             serde_json::json!({
@@ -148,7 +149,10 @@ fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outco
                 println!(
                     "\n-- step `{}`{}",
                     s.name,
-                    s.title.as_ref().map(|t| format!(": {t}")).unwrap_or_default()
+                    s.title
+                        .as_ref()
+                        .map(|t| format!(": {t}"))
+                        .unwrap_or_default()
                 );
                 if let Some(t) = time(s.time) {
                     println!("-- time range: {} .. {}", t["start"], t["end"]);

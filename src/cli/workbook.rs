@@ -44,9 +44,7 @@ impl InputArgs {
             .iter()
             .map(|p| match p.split_once('=') {
                 Some((n, v)) if !n.trim().is_empty() => Ok((n.trim().to_string(), v.to_string())),
-                _ => Err(Error::Usage(format!(
-                    "--param {p:?}: expected NAME=VALUE"
-                ))),
+                _ => Err(Error::Usage(format!("--param {p:?}: expected NAME=VALUE"))),
             })
             .collect::<Result<Vec<_>>>()?;
         let now = match &self.now {
@@ -58,7 +56,10 @@ impl InputArgs {
         let time = match (&self.time, &self.from, &self.to) {
             (Some(t), _, _) => Some(TimeArg::parse_last(t)?),
             (None, Some(f), Some(t)) => {
-                let (start, end) = (parse_time("--from", f, false)?, parse_time("--to", t, true)?);
+                let (start, end) = (
+                    parse_time("--from", f, false)?,
+                    parse_time("--to", t, true)?,
+                );
                 if end < start {
                     return Err(Error::Usage(format!("--to {t} is before --from {f}")));
                 }
@@ -84,8 +85,11 @@ fn parse_time(flag: &str, text: &str, end_of_day: bool) -> Result<i64> {
             midnight
         });
     }
-    crate::time::parse_timestamp(text)
-        .map_err(|e| Error::Usage(format!("{flag} {text:?}: {e} (expected RFC 3339 or YYYY-MM-DD)")))
+    crate::time::parse_timestamp(text).map_err(|e| {
+        Error::Usage(format!(
+            "{flag} {text:?}: {e} (expected RFC 3339 or YYYY-MM-DD)"
+        ))
+    })
 }
 
 /// Loads the workbook (a file or a built-in name) and walks it.
@@ -252,12 +256,23 @@ pub fn params(args: ParamsArgs, global: &GlobalArgs) -> Result<Outcome> {
         ReportFormat::Text => {
             for p in &listed {
                 let name = p["name"].as_str().unwrap_or("");
-                let label = p["label"].as_str().map(|l| format!(" ({l})")).unwrap_or_default();
+                let label = p["label"]
+                    .as_str()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
                 let flags = format!(
                     "{}{}{}",
                     p["type"].as_str().unwrap_or(""),
-                    if p["required"] == true { ", required" } else { "" },
-                    if p["multi"] == true { ", multi-select" } else { "" },
+                    if p["required"] == true {
+                        ", required"
+                    } else {
+                        ""
+                    },
+                    if p["multi"] == true {
+                        ", multi-select"
+                    } else {
+                        ""
+                    },
                 );
                 writeln!(out, "{name}{label}: {flags}").map_err(crate::render::io_error)?;
                 writeln!(out, "  value: {}", p["value"]).map_err(crate::render::io_error)?;
@@ -515,15 +530,16 @@ pub fn convert(args: ConvertArgs, _global: &GlobalArgs) -> Result<Outcome> {
     let text = match args.to {
         ConvertTo::Native => workbook::native::to_native(&wb),
         ConvertTo::Azure => {
-            let mut t = serde_json::to_string_pretty(&workbook::azure::to_azure(&wb))
-                .expect("json");
+            let mut t =
+                serde_json::to_string_pretty(&workbook::azure::to_azure(&wb)).expect("json");
             t.push('\n');
             t
         }
     };
     match &args.output {
         Some(path) => workbook::output::write_atomic(path, |out| {
-            out.write_all(text.as_bytes()).map_err(crate::render::io_error)
+            out.write_all(text.as_bytes())
+                .map_err(crate::render::io_error)
         })?,
         None => {
             let stdout = std::io::stdout();

@@ -107,9 +107,9 @@ pub fn write_table(
     if rows == 0
         && let Some(message) = empty_message
     {
-        write!(
+        writeln!(
             out,
-            "<tr><td class=\"empty\" colspan=\"{}\">{}</td></tr>\n",
+            "<tr><td class=\"empty\" colspan=\"{}\">{}</td></tr>",
             headers.len().max(1),
             escape(message)
         )
@@ -192,13 +192,22 @@ mod tests {
         );
         assert!(html.contains("<h2>Title</h2>"), "{html}");
         assert!(!html.contains("<script"), "{html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
-        assert!(html.contains("&lt;b onclick=&quot;x()&quot;&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;b onclick=\"x()\"&gt;"), "{html}");
         assert!(!html.contains("javascript:"), "{html}");
         assert!(html.contains("<a href=\"#\">a</a>"), "{html}");
-        assert!(html.contains("<a href=\"https://ok.test/p?q=1\">b</a>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://ok.test/p?q=1\">b</a>"),
+            "{html}"
+        );
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains("<a href=\"http://remote/x.png\">img</a>"), "{html}");
+        assert!(
+            html.contains("<a href=\"http://remote/x.png\">img</a>"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use super::value::{is_numeric, value_to_text};
 use super::io_error;
+use super::value::{is_numeric, value_to_text};
 use crate::Result;
 
 /// The markdown extensions auditbook understands in text items (what Azure workbooks render):
@@ -61,8 +61,8 @@ pub fn write_table(
 }
 
 /// A value as the text of one GitHub table cell that renders as the value itself: `|` and the
-/// markdown punctuation that could start markup (`\`, `` ` ``, `*`, `_` outside words, `[`, `]`,
-/// `<`, `>`, `&`, `~`) are backslash-escaped, line breaks become `<br>`.
+/// markdown punctuation that could start markup (`\`, `` ` ``, `*`, `_` outside words, `[`, `<`,
+/// `&`, `~`) are backslash-escaped, line breaks become `<br>`.
 pub fn escape_cell(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 8);
@@ -77,7 +77,7 @@ pub fn escape_cell(text: &str) -> String {
             {
                 out.push('_')
             }
-            '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' | '~' => {
+            '\\' | '|' | '`' | '*' | '_' | '[' | '<' | '&' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -337,8 +337,11 @@ mod tests {
     fn cells_escape_pipes_markup_and_newlines() {
         assert_eq!(escape_cell("a|b"), "a\\|b");
         assert_eq!(escape_cell("x\r\ny\nz"), "x<br>y<br>z");
-        assert_eq!(escape_cell("user_name _x_ *y*"), "user_name \\_x\\_ \\*y\\*");
-        assert_eq!(escape_cell("<b>&"), "\\<b\\>\\&");
+        assert_eq!(
+            escape_cell("user_name _x_ *y*"),
+            "user_name \\_x\\_ \\*y\\*"
+        );
+        assert_eq!(escape_cell("<b>&[1]"), "\\<b>\\&\\[1]");
         assert_eq!(escape_cell("c:\\dir"), "c:\\\\dir");
     }
 

@@ -181,9 +181,21 @@ mod tests {
     }
 
     fn table_text(b: &RecordBatch, width: Option<usize>) -> String {
-        let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let mut out = Vec::new();
-        write(&names, &b.schema(), std::slice::from_ref(b), &mut out, width).unwrap();
+        write(
+            &names,
+            &b.schema(),
+            std::slice::from_ref(b),
+            &mut out,
+            width,
+        )
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 

@@ -156,7 +156,11 @@ pub fn from_azure(text: &str, path: &Path) -> Result<Workbook, Vec<Diagnostic>> 
         }
         None => {
             let sp = root.key_span_or_self();
-            ctx.err("WB0103", "workbook has no `version` (expected `Notebook/1.0`)", sp);
+            ctx.err(
+                "WB0103",
+                "workbook has no `version` (expected `Notebook/1.0`)",
+                sp,
+            );
         }
     }
     let items = match root.get("items") {
@@ -166,7 +170,11 @@ pub fn from_azure(text: &str, path: &Path) -> Result<Workbook, Vec<Diagnostic>> 
             Vec::new()
         }
         None => {
-            ctx.err("WB0102", "workbook has no `items` array", root.key_span_or_self());
+            ctx.err(
+                "WB0102",
+                "workbook has no `items` array",
+                root.key_span_or_self(),
+            );
             Vec::new()
         }
     };
@@ -318,7 +326,9 @@ impl<'a> Cur<'a> {
     fn get(&self, key: &str) -> Option<Cur<'a>> {
         let v = self.v.get(key)?;
         let n = match self.n.map(|n| &n.kind) {
-            Some(JKind::Object(fields)) => fields.iter().rev().find(|(k, _)| k == key).map(|f| &f.1),
+            Some(JKind::Object(fields)) => {
+                fields.iter().rev().find(|(k, _)| k == key).map(|f| &f.1)
+            }
             _ => None,
         };
         Some(Cur { v, n })
@@ -385,14 +395,13 @@ impl Ctx<'_> {
     /// The SourceText of a JSON string value, mapped to the file.
     fn source_text(&self, c: Cur<'_>) -> SourceText {
         let text = c.str().unwrap_or_default().to_string();
-        let map = c
-            .n
-            .and_then(|n| decode_json_string(self.text, n.span.start))
-            .filter(|(d, _, _)| *d == text)
-            .map(|(_, m, _)| match self.outer {
-                Some(o) => compose_maps(&m, text.len(), o),
-                None => m,
-            });
+        let map =
+            c.n.and_then(|n| decode_json_string(self.text, n.span.start))
+                .filter(|(d, _, _)| *d == text)
+                .map(|(_, m, _)| match self.outer {
+                    Some(o) => compose_maps(&m, text.len(), o),
+                    None => m,
+                });
         SourceText { text, map }
     }
 
@@ -449,7 +458,11 @@ impl Ctx<'_> {
             Some(t) => match t.v.as_i64() {
                 Some(n) => n,
                 None => {
-                    self.err("WB0104", format!("item `type` must be an integer, not {}", t.v), t.span());
+                    self.err(
+                        "WB0104",
+                        format!("item `type` must be an integer, not {}", t.v),
+                        t.span(),
+                    );
                     return None;
                 }
             },
@@ -465,7 +478,11 @@ impl Ctx<'_> {
                 Some(j) if j.v.is_null() => ItemKind::Text(SourceText::default()),
                 None => ItemKind::Text(SourceText::default()),
                 Some(j) => {
-                    self.err("WB0109", "`content.json` of a text item must be a string", j.span());
+                    self.err(
+                        "WB0109",
+                        "`content.json` of a text item must be a string",
+                        j.span(),
+                    );
                     return None;
                 }
             },
@@ -492,7 +509,11 @@ impl Ctx<'_> {
                 let items = match content.get("items") {
                     Some(items) if items.v.is_array() => self.items(items),
                     Some(items) => {
-                        self.err("WB0109", "`items` of a group must be an array", items.span());
+                        self.err(
+                            "WB0109",
+                            "`items` of a group must be an array",
+                            items.span(),
+                        );
                         Vec::new()
                     }
                     None => Vec::new(),
@@ -530,7 +551,11 @@ impl Ctx<'_> {
                 ItemKind::Links(links)
             }
             (1 | 3 | 9 | 11 | 12, None) => {
-                self.err("WB0109", format!("item of type {ty} has no `content`"), c.key_span_or_self());
+                self.err(
+                    "WB0109",
+                    format!("item of type {ty} has no `content`"),
+                    c.key_span_or_self(),
+                );
                 return None;
             }
             _ => ItemKind::Unsupported(Unsupported {
@@ -591,11 +616,19 @@ impl Ctx<'_> {
 
     fn condition(&mut self, c: Cur<'_>) -> Option<Condition> {
         if !c.v.is_object() {
-            self.err("WB0109", "a visibility condition must be an object", c.span());
+            self.err(
+                "WB0109",
+                "a visibility condition must be an object",
+                c.span(),
+            );
             return None;
         }
         let Some(parameter) = self.opt_str(c, "parameterName") else {
-            self.err("WB0109", "visibility condition without `parameterName`", c.key_span_or_self());
+            self.err(
+                "WB0109",
+                "visibility condition without `parameterName`",
+                c.key_span_or_self(),
+            );
             return None;
         };
         let comparison = match c.get("comparison") {
@@ -627,13 +660,28 @@ impl Ctx<'_> {
 
     fn query_item(&mut self, item: Cur<'_>, content: Cur<'_>, ty: i64) -> Option<ItemKind> {
         // Another query provider: not run, kept as it is.
-        let query_type = content.v.get("queryType").and_then(Value::as_i64).unwrap_or(0);
-        let version = content.v.get("version").and_then(Value::as_str).unwrap_or("KqlItem/1.0");
-        let resource = content.v.get("resourceType").and_then(Value::as_str).unwrap_or("");
+        let query_type = content
+            .v
+            .get("queryType")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let version = content
+            .v
+            .get("version")
+            .and_then(Value::as_str)
+            .unwrap_or("KqlItem/1.0");
+        let resource = content
+            .v
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let unsupported = if !version.starts_with("KqlItem/") {
             Some(format!("query item of version `{version}` (type 3)"))
         } else if query_type != 0 {
-            Some(format!("{} (type 3, queryType {query_type})", provider_name(query_type)))
+            Some(format!(
+                "{} (type 3, queryType {query_type})",
+                provider_name(query_type)
+            ))
         } else if resource.eq_ignore_ascii_case("microsoft.resourcegraph/resources") {
             Some("Azure Resource Graph query (type 3)".to_string())
         } else {
@@ -728,8 +776,12 @@ impl Ctx<'_> {
                 let sp = self.file_span(n.span());
                 if let Some(first) = scope.get(&s) {
                     self.diags.push(
-                        Diagnostic::error("WB0108", format!("parameter `{s}` is declared twice"), sp)
-                            .with_label(*first, "first declared here"),
+                        Diagnostic::error(
+                            "WB0108",
+                            format!("parameter `{s}` is declared twice"),
+                            sp,
+                        )
+                        .with_label(*first, "first declared here"),
                     );
                 } else {
                     scope.insert(s.clone(), sp);
@@ -737,7 +789,11 @@ impl Ctx<'_> {
                 s
             }
             Some(n) => {
-                self.err("WB0105", "parameter `name` must be a non-empty string", n.span());
+                self.err(
+                    "WB0105",
+                    "parameter `name` must be a non-empty string",
+                    n.span(),
+                );
                 return None;
             }
             None => {
@@ -774,7 +830,10 @@ impl Ctx<'_> {
         param.default = p.get("defaultValue").and_then(|v| self.param_value(v));
         param.value = p.get("value").and_then(|v| self.param_value(v));
         if let Some(ts) = p.get("typeSettings") {
-            if let Some(opts) = ts.v.get("additionalResourceOptions").and_then(Value::as_array) {
+            if let Some(opts) =
+                ts.v.get("additionalResourceOptions")
+                    .and_then(Value::as_array)
+            {
                 param.include_all = opts.iter().any(|o| o.as_str() == Some("value::all"));
             }
             param.select_all_value = self.opt_str(ts, "selectAllValue");
@@ -844,12 +903,19 @@ impl Ctx<'_> {
             Value::Object(o) => {
                 let ts = |k: &str| o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
                 if let (Some(s), Some(e)) = (ts("startTime"), ts("endTime")) {
-                    match (crate::time::parse_timestamp(s), crate::time::parse_timestamp(e)) {
+                    match (
+                        crate::time::parse_timestamp(s),
+                        crate::time::parse_timestamp(e),
+                    ) {
                         (Ok(start), Ok(end)) => {
                             return Some(ParamValue::Time(TimeValue::Range { start, end }));
                         }
                         _ => {
-                            self.err("WB0109", "invalid `startTime`/`endTime` of a time range", c.span());
+                            self.err(
+                                "WB0109",
+                                "invalid `startTime`/`endTime` of a time range",
+                                c.span(),
+                            );
                             return None;
                         }
                     }
@@ -928,13 +994,63 @@ impl Ctx<'_> {
                         value,
                         ..Choice::default()
                     }),
-                    None => {
-                        self.err("WB0106", "`jsonData` entries are strings or objects", jd.span())
-                    }
+                    None => self.err(
+                        "WB0106",
+                        "`jsonData` entries are strings or objects",
+                        jd.span(),
+                    ),
                 },
             }
         }
         Choices::Static(out)
+    }
+}
+
+/// Reads one Azure item given as JSON data (a native file's `azure:` step), numbered `n` for
+/// its default name. Maps of its texts are cleared: they would point into re-serialised JSON.
+pub(crate) fn item_from_raw(raw: &Value, n: usize) -> Result<Item, Vec<String>> {
+    let text = serde_json::to_string(raw).map_err(|e| vec![e.to_string()])?;
+    let nodes = scan_json(&text);
+    let mut ctx = Ctx {
+        text: &text,
+        outer: None,
+        diags: Vec::new(),
+        counter: n,
+        names: HashMap::new(),
+    };
+    let mut scope = HashMap::new();
+    let item = ctx.item(
+        Cur {
+            v: raw,
+            n: nodes.as_ref(),
+        },
+        &mut scope,
+    );
+    match item {
+        Some(mut item) if ctx.diags.is_empty() => {
+            clear_maps(std::slice::from_mut(&mut item));
+            Ok(item)
+        }
+        _ => Err(ctx.diags.into_iter().map(|d| d.message).collect()),
+    }
+}
+
+/// Drops the source maps of every text in `items` (recursively).
+pub(crate) fn clear_maps(items: &mut [Item]) {
+    for i in items {
+        match &mut i.kind {
+            ItemKind::Text(t) => t.map = None,
+            ItemKind::Query(q) => q.query.map = None,
+            ItemKind::Parameters(ps) => {
+                for p in ps {
+                    if let Choices::Query { query, .. } = &mut p.choices {
+                        query.map = None;
+                    }
+                }
+            }
+            ItemKind::Group(g) => clear_maps(&mut g.items),
+            _ => {}
+        }
     }
 }
 
@@ -960,11 +1076,11 @@ fn provider_name(query_type: i64) -> &'static str {
 /// Writes `wb` as an Azure `Notebook/1.0` document.
 ///
 /// A title that the items do not already carry as the first text item's heading becomes a
-/// leading `## Title` text item (only when there is no such heading at all, so a round trip
-/// keeps the items as they are). Unsupported items are written back as they were read.
+/// leading `## Title` text item, so that the title survives (a workbook read from Azure
+/// already carries its title that way, unless it had none and took the file stem). Unsupported items are written back as they were read.
 pub fn to_azure(wb: &Workbook) -> Value {
     let mut items: Vec<Value> = Vec::new();
-    if derive_title(&wb.items).is_none() && !wb.title.trim().is_empty() {
+    if derive_title(&wb.items).as_deref() != Some(wb.title.trim()) && !wb.title.trim().is_empty() {
         let mut names = Vec::new();
         collect_names(&wb.items, &mut names);
         let mut name = "title".to_string();
@@ -1046,7 +1162,10 @@ fn item_json(item: &Item) -> Value {
                     Value::Object(m)
                 })
                 .collect();
-            (11, json!({"version": "LinkItem/1.0", "style": "list", "links": links}))
+            (
+                11,
+                json!({"version": "LinkItem/1.0", "style": "list", "links": links}),
+            )
         }
     };
     let mut m = Map::new();
@@ -1130,7 +1249,14 @@ fn query_json(q: &QueryItem) -> Value {
 fn param_id(item: &str, name: &str) -> String {
     let h = Sha256::digest(format!("{item}/{name}").as_bytes());
     let x: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &x[0..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
 }
 
 fn value_json(v: &ParamValue) -> Value {
@@ -1184,14 +1310,22 @@ fn param_json(item: &str, p: &Parameter) -> Value {
     }
     let mut ts = Map::new();
     if p.kind != ParamKind::TimeRange || p.include_all {
-        let opts: Vec<&str> = if p.include_all { vec!["value::all"] } else { vec![] };
+        let opts: Vec<&str> = if p.include_all {
+            vec!["value::all"]
+        } else {
+            vec![]
+        };
         ts.insert("additionalResourceOptions".into(), json!(opts));
     }
     if let Some(s) = &p.select_all_value {
         ts.insert("selectAllValue".into(), json!(s));
     }
     if let Some(t) = &p.time {
-        let sel: Vec<Value> = t.durations.iter().map(|ms| json!({"durationMs": ms})).collect();
+        let sel: Vec<Value> = t
+            .durations
+            .iter()
+            .map(|ms| json!({"durationMs": ms}))
+            .collect();
         ts.insert("selectableValues".into(), Value::Array(sel));
         ts.insert("allowCustom".into(), json!(t.allow_custom));
     }
@@ -1262,7 +1396,11 @@ pub(crate) enum JKind {
 
 /// Scans `text` (valid JSON) into span nodes; `None` if it is not JSON.
 pub(crate) fn scan_json(text: &str) -> Option<JNode> {
-    let mut s = Scanner { text, pos: 0, depth: 0 };
+    let mut s = Scanner {
+        text,
+        pos: 0,
+        depth: 0,
+    };
     let node = s.value()?;
     s.ws();
     (s.pos == text.len()).then_some(node)
@@ -1373,7 +1511,10 @@ impl Scanner<'_> {
             _ => {
                 let b = self.text.as_bytes();
                 while self.pos < b.len()
-                    && !matches!(b[self.pos], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                    && !matches!(
+                        b[self.pos],
+                        b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'
+                    )
                 {
                     self.pos += 1;
                 }
@@ -1463,7 +1604,7 @@ pub(crate) fn compose_maps(inner: &SourceMap, len: usize, outer: &SourceMap) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::path::PathBuf;
 
@@ -1490,7 +1631,7 @@ mod tests {
         }
     }
 
-    fn queries(items: &[Item], out: &mut Vec<SourceText>) {
+    pub(crate) fn queries(items: &[Item], out: &mut Vec<SourceText>) {
         for i in items {
             match &i.kind {
                 ItemKind::Text(t) => out.push(t.clone()),
@@ -1508,35 +1649,21 @@ mod tests {
         }
     }
 
-    fn strip_source(mut wb: Workbook) -> Workbook {
+    pub(crate) fn strip_source(mut wb: Workbook) -> Workbook {
         wb.source = SourceFile::default();
-        strip_maps(&mut wb.items);
+        clear_maps(&mut wb.items);
         wb
-    }
-
-    fn strip_maps(items: &mut [Item]) {
-        for i in items {
-            match &mut i.kind {
-                ItemKind::Text(t) => t.map = None,
-                ItemKind::Query(q) => q.query.map = None,
-                ItemKind::Parameters(ps) => {
-                    for p in ps {
-                        if let Choices::Query { query, .. } = &mut p.choices {
-                            query.map = None;
-                        }
-                    }
-                }
-                ItemKind::Group(g) => strip_maps(&mut g.items),
-                _ => {}
-            }
-        }
     }
 
     /// Parsed, written, parsed again: the same model.
     pub(crate) fn assert_azure_round_trip(wb: &Workbook) {
         let out = serde_json::to_string_pretty(&to_azure(wb)).unwrap();
         let again = from_azure(&out, &wb.source.path).unwrap_or_else(|d| panic!("{d:?}\n{out}"));
-        assert_eq!(strip_source(again.clone()), strip_source(wb.clone()), "{out}");
+        assert_eq!(
+            strip_source(again.clone()),
+            strip_source(wb.clone()),
+            "{out}"
+        );
         for st in {
             let mut v = Vec::new();
             queries(&again.items, &mut v);
@@ -1552,7 +1679,9 @@ mod tests {
         let n = scan_json(t).unwrap();
         let JKind::Object(f) = &n.kind else { panic!() };
         assert_eq!(f[0].0, "a");
-        let JKind::Array(items) = &f[0].1.kind else { panic!() };
+        let JKind::Array(items) = &f[0].1.kind else {
+            panic!()
+        };
         assert_eq!(&t[items[0].span.start..items[0].span.end], "1");
         assert_eq!(&t[items[1].span.start..items[1].span.end], r#""x\"y""#);
         assert_eq!(&t[f[1].1.span.start..f[1].1.span.end], "true");
@@ -1598,7 +1727,10 @@ mod tests {
 
     #[test]
     fn headings() {
-        assert_eq!(first_heading("intro\n## Access  ##\n# b"), Some("Access".into()));
+        assert_eq!(
+            first_heading("intro\n## Access  ##\n# b"),
+            Some("Access".into())
+        );
         assert_eq!(first_heading("#nospace\ntext"), None);
         assert_eq!(first_heading("####### seven"), None);
     }
@@ -1609,20 +1741,28 @@ mod tests {
         let wb = from_azure(&text, &path).unwrap_or_else(|d| panic!("{d:?}"));
         assert_eq!(wb.title, "Access package audit");
         assert_eq!(wb.items.len(), 3);
-        let ItemKind::Parameters(ps) = &wb.items[1].kind else { panic!() };
+        let ItemKind::Parameters(ps) = &wb.items[1].kind else {
+            panic!()
+        };
         assert_eq!(ps[0].name, "Since");
         assert_eq!(ps[0].kind, ParamKind::DropDown);
         assert!(ps[0].required);
         assert_eq!(ps[0].value, Some(ParamValue::One("3653d".into())));
-        let Choices::Static(cs) = &ps[0].choices else { panic!() };
+        let Choices::Static(cs) = &ps[0].choices else {
+            panic!()
+        };
         assert_eq!(cs.len(), 3);
         assert_eq!(cs[0].value, "1d");
         assert_eq!(cs[0].label.as_deref(), Some("24 hours"));
-        let Choices::Query { query, lang } = &ps[1].choices else { panic!() };
+        let Choices::Query { query, lang } = &ps[1].choices else {
+            panic!()
+        };
         assert_eq!(*lang, Lang::Kql);
         assert!(query.text.contains("\"EntitlementManagement\""));
         assert_map_exact(&text, query);
-        let ItemKind::Query(q) = &wb.items[2].kind else { panic!() };
+        let ItemKind::Query(q) = &wb.items[2].kind else {
+            panic!()
+        };
         assert_eq!(wb.items[2].name, "query - 1");
         assert!(q.query.text.contains("\r\n| project"));
         assert_map_exact(&text, &q.query);
@@ -1637,7 +1777,9 @@ mod tests {
     fn loads_time_fixture() {
         let (text, path) = fixture("role-time.workbook");
         let wb = from_azure(&text, &path).unwrap_or_else(|d| panic!("{d:?}"));
-        let ItemKind::Parameters(ps) = &wb.items[1].kind else { panic!() };
+        let ItemKind::Parameters(ps) = &wb.items[1].kind else {
+            panic!()
+        };
         let time = &ps[0];
         assert_eq!(time.kind, ParamKind::TimeRange);
         assert_eq!(
@@ -1652,7 +1794,10 @@ mod tests {
         assert_eq!(multi.quote.as_deref(), Some("'"));
         assert_eq!(multi.delimiter.as_deref(), Some(","));
         assert_eq!(multi.default, Some(ParamValue::One("value::all".into())));
-        assert_eq!(multi.value, Some(ParamValue::Many(vec!["value::all".into()])));
+        assert_eq!(
+            multi.value,
+            Some(ParamValue::Many(vec!["value::all".into()]))
+        );
         assert_eq!(multi.select_all_value.as_deref(), Some("[]"));
         let custom = &ps[3];
         assert_eq!(
@@ -1662,14 +1807,18 @@ mod tests {
                 end: 1_790_899_200_500_000_000
             }))
         );
-        let ItemKind::Query(q) = &wb.items[2].kind else { panic!() };
+        let ItemKind::Query(q) = &wb.items[2].kind else {
+            panic!()
+        };
         assert_eq!(q.time_context, TimeContext::Parameter("Time".into()));
         assert_eq!(q.row_limit, Some(5000));
         assert_eq!(q.labels[0], ("DateTime".into(), "Date and Time".into()));
         assert_eq!(q.no_data_message.as_deref(), Some("Nothing found"));
         assert_eq!(q.title.as_deref(), Some("Recent assignments"));
         assert_map_exact(&text, &q.query);
-        let ItemKind::Query(q2) = &wb.items[3].kind else { panic!() };
+        let ItemKind::Query(q2) = &wb.items[3].kind else {
+            panic!()
+        };
         assert_eq!(q2.time_context, TimeContext::Duration(86_400_000));
         assert_eq!(q2.visualization.as_deref(), Some("barchart"));
         assert_azure_round_trip(&wb);
@@ -1681,10 +1830,17 @@ mod tests {
         let wb = from_azure(&text, &path).unwrap_or_else(|d| panic!("{d:?}"));
         assert_eq!(wb.title, "Structure sampler");
         let names: Vec<&str> = wb.items.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["intro", "params", "tabs", "details", "item - 6", "arg"]);
-        let ItemKind::Parameters(ps) = &wb.items[1].kind else { panic!() };
+        assert_eq!(
+            names,
+            ["intro", "params", "tabs", "details", "item - 6", "arg"]
+        );
+        let ItemKind::Parameters(ps) = &wb.items[1].kind else {
+            panic!()
+        };
         assert_eq!(ps[0].kind, ParamKind::Options);
-        let Choices::Static(cs) = &ps[0].choices else { panic!() };
+        let Choices::Static(cs) = &ps[0].choices else {
+            panic!()
+        };
         assert!(cs[1].selected);
         assert_eq!(cs[1].group.as_deref(), Some("main"));
         assert_eq!(ps[1].kind, ParamKind::Text);
@@ -1692,11 +1848,21 @@ mod tests {
         assert_eq!(ps[1].default, Some(ParamValue::One("10".into())));
         assert_eq!(ps[2].kind, ParamKind::Other(5));
         // jsonData given directly as an array.
-        let Choices::Static(cs) = &ps[3].choices else { panic!() };
-        assert_eq!(cs.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        let ItemKind::Links(ls) = &wb.items[2].kind else { panic!() };
+        let Choices::Static(cs) = &ps[3].choices else {
+            panic!()
+        };
+        assert_eq!(
+            cs.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let ItemKind::Links(ls) = &wb.items[2].kind else {
+            panic!()
+        };
         assert_eq!(ls[0].target, "Url");
-        assert_eq!(ls[0].url.as_deref(), Some("https://learn.microsoft.com/entra/"));
+        assert_eq!(
+            ls[0].url.as_deref(),
+            Some("https://learn.microsoft.com/entra/")
+        );
         assert_eq!(ls[1].target, "parameter");
         let g = &wb.items[3];
         assert_eq!(
@@ -1707,17 +1873,26 @@ mod tests {
                 value: "details".into()
             }]
         );
-        let ItemKind::Group(grp) = &g.kind else { panic!() };
+        let ItemKind::Group(grp) = &g.kind else {
+            panic!()
+        };
         assert!(grp.export_parameters);
         assert_eq!(grp.title.as_deref(), Some("Details"));
         assert_eq!(grp.items[1].visible_if.len(), 2);
-        assert_eq!(grp.items[1].visible_if[1].comparison, Comparison::IsNotEqualTo);
-        let ItemKind::Unsupported(u) = &wb.items[4].kind else { panic!() };
+        assert_eq!(
+            grp.items[1].visible_if[1].comparison,
+            Comparison::IsNotEqualTo
+        );
+        let ItemKind::Unsupported(u) = &wb.items[4].kind else {
+            panic!()
+        };
         assert_eq!(u.type_code, 10);
         assert!(u.raw.get("name").is_none());
         assert_eq!(u.what, "metrics (type 10)");
         assert_eq!(u.raw["content"]["chartId"], "m1");
-        let ItemKind::Unsupported(u) = &wb.items[5].kind else { panic!() };
+        let ItemKind::Unsupported(u) = &wb.items[5].kind else {
+            panic!()
+        };
         assert!(u.what.contains("Azure Resource Graph"), "{}", u.what);
         assert_azure_round_trip(&wb);
     }
@@ -1728,10 +1903,14 @@ mod tests {
         let wb = from_azure(&text, &path).unwrap_or_else(|d| panic!("{d:?}"));
         assert_eq!(wb.source.text, text);
         assert_eq!(wb.title, "ARM wrapped");
-        let ItemKind::Query(q) = &wb.items[1].kind else { panic!() };
+        let ItemKind::Query(q) = &wb.items[1].kind else {
+            panic!()
+        };
         assert!(q.query.text.contains("\"UserManagement\""));
         assert_map_exact(&text, &q.query);
-        let ItemKind::Text(t) = &wb.items[0].kind else { panic!() };
+        let ItemKind::Text(t) = &wb.items[0].kind else {
+            panic!()
+        };
         assert_map_exact(&text, t);
         assert_azure_round_trip(&wb);
     }
@@ -1773,7 +1952,10 @@ mod tests {
 }"#;
         let d = from_azure(t, Path::new("x.workbook")).unwrap_err();
         let codes: Vec<&str> = d.iter().map(|d| d.code).collect();
-        assert_eq!(codes, ["WB0103", "WB0104", "WB0106", "WB0105", "WB0108", "WB0107"]);
+        assert_eq!(
+            codes,
+            ["WB0103", "WB0104", "WB0106", "WB0105", "WB0108", "WB0107"]
+        );
         let text_of = |i: usize| &t[d[i].span.start..d[i].span.end];
         assert_eq!(text_of(0), "\"Notebook/2.0\"");
         assert_eq!(text_of(1), "{");
@@ -1781,7 +1963,11 @@ mod tests {
         assert_eq!(text_of(5), "\"p\"");
         // jsonData error points inside the string, at its end.
         assert!(d[2].span.start > t.find("\"[1, ").unwrap());
-        assert!(!from_azure("{\"version\": \"Notebook/1.0\"}", Path::new("x")).unwrap_err().is_empty());
+        assert!(
+            !from_azure("{\"version\": \"Notebook/1.0\"}", Path::new("x"))
+                .unwrap_err()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -1800,7 +1986,9 @@ mod tests {
     #[test]
     fn microsoft_workbooks_round_trip() {
         let dir = Path::new("/work/shared/reference/workbooks");
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.extension().and_then(|x| x.to_str()) != Some("workbook") {

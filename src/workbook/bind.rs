@@ -391,7 +391,10 @@ fn substitute(
             diagnostics.push(
                 Diagnostic::error(
                     "WB0202",
-                    format!("unknown placeholder format `:{f}` for parameter `{}`", occ.name),
+                    format!(
+                        "unknown placeholder format `:{f}` for parameter `{}`",
+                        occ.name
+                    ),
                     occ.span,
                 )
                 .with_hint(match resolved {
@@ -564,11 +567,19 @@ fn time_code(t: &TimeRange, format: Option<&str>, lang: Lang) -> String {
             (_, None, Lang::Sql) => "> TIMESTAMP '1900-01-01T00:00:00Z'".to_string(),
         },
         Some("start" | "startISO" | "startDateISO") => match t.range {
-            Some((s, _)) => dt(if format == Some("startDateISO") { day(s) } else { s }),
+            Some((s, _)) => dt(if format == Some("startDateISO") {
+                day(s)
+            } else {
+                s
+            }),
             None => dt(-2_208_988_800_000_000_000),
         },
         Some("end" | "endISO" | "endDateISO") => match t.range {
-            Some((_, e)) => dt(if format == Some("endDateISO") { day(e) } else { e }),
+            Some((_, e)) => dt(if format == Some("endDateISO") {
+                day(e)
+            } else {
+                e
+            }),
             None => dt(i64::MAX / 2),
         },
         Some("grain") => match lang {
@@ -645,7 +656,9 @@ fn escape_kql(value: &str, quote: char) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -774,8 +787,14 @@ mod tests {
     #[test]
     fn inside_strings_values_are_escaped_for_the_literal() {
         let s = scope(&[("P", one("a\"b'c\\d\ne", false))]);
-        assert_eq!(kql(r#"T | where x == "{P}""#, &s), r#"T | where x == "a\"b'c\\d\ne""#);
-        assert_eq!(kql("T | where x == '{P:value}'", &s), r#"T | where x == 'a"b\'c\\d\ne'"#);
+        assert_eq!(
+            kql(r#"T | where x == "{P}""#, &s),
+            r#"T | where x == "a\"b'c\\d\ne""#
+        );
+        assert_eq!(
+            kql("T | where x == '{P:value}'", &s),
+            r#"T | where x == 'a"b\'c\\d\ne'"#
+        );
         assert_eq!(
             kql(r#"T | where x == @"pre{P}post""#, &s),
             r#"T | where x == @"pre" "a\"b'c\\d\ne" @"post""#
@@ -793,7 +812,10 @@ mod tests {
             ("A", one("| take 1", true)),
         ]);
         assert_eq!(kql("T | take {N}", &s), "T | take 10");
-        assert_eq!(kql("T | where t > ago({S:value})", &s), "T | where t > ago(30d)");
+        assert_eq!(
+            kql("T | where t > ago({S:value})", &s),
+            "T | where t > ago(30d)"
+        );
         assert_eq!(
             kql("T | where x == {X}", &s),
             r#"T | where x == "| union SigninLogs""#
@@ -813,7 +835,10 @@ mod tests {
             delimiter: ",".into(),
         };
         let s = scope(&[("M", many)]);
-        assert_eq!(kql("T | where x in ({M})", &s), r"T | where x in ('a\'b','c')");
+        assert_eq!(
+            kql("T | where x in ({M})", &s),
+            r"T | where x in ('a\'b','c')"
+        );
         let all = Resolved::Many {
             items: vec![],
             all: true,
@@ -833,9 +858,15 @@ mod tests {
             duration: Some(30 * 86_400_000_000_000),
         });
         let s = scope(&[("Time", t)]);
-        assert_eq!(kql("T | where TimeGenerated {Time}", &s), "T | where TimeGenerated > ago(30d)");
         assert_eq!(
-            kql("T | where t >= {Time:start} and t < {Time:end} | summarize by bin(t, {Time:grain})", &s),
+            kql("T | where TimeGenerated {Time}", &s),
+            "T | where TimeGenerated > ago(30d)"
+        );
+        assert_eq!(
+            kql(
+                "T | where t >= {Time:start} and t < {Time:end} | summarize by bin(t, {Time:grain})",
+                &s
+            ),
             "T | where t >= datetime(1970-01-01T00:00:00.000Z) and t < datetime(1970-01-31T00:00:00.000Z) | summarize by bin(t, 1d)"
         );
         assert_eq!(kql("print \"{Time:label}\"", &s), "print \"Last 30 days\"");
@@ -890,5 +921,175 @@ mod tests {
             bind_text("Range: {Time}, {P}, {P:label}, {Q}", &s),
             "Range: Last 24 hours, v, label of v, {Q}"
         );
+    }
+}
+
+/// Property tests: whatever a value holds, binding keeps the query's token structure and the
+/// value arrives intact.
+#[cfg(test)]
+mod injection {
+    use super::*;
+    use proptest::prelude::*;
+
+    struct One(Resolved);
+    impl Scope for One {
+        fn lookup(&self, name: &str) -> Option<&Resolved> {
+            (name == "P").then_some(&self.0)
+        }
+        fn names(&self) -> Vec<String> {
+            vec!["P".into()]
+        }
+    }
+
+    /// Token shape of KQL text: adjacent string literals merged (KQL concatenates them), literal
+    /// contents abstracted; plus the decoded string values in order.
+    fn shape(text: &str) -> (Vec<String>, Vec<String>) {
+        let (tokens, diags) = lexer::lex(text);
+        assert!(
+            diags.is_empty(),
+            "bound text does not lex: {text:?}: {diags:?}"
+        );
+        let mut shape: Vec<String> = Vec::new();
+        let mut strings: Vec<String> = Vec::new();
+        for t in tokens {
+            match t.kind {
+                TokenKind::Str { value, .. } => {
+                    if shape.last().map(String::as_str) == Some("<str>") {
+                        strings.last_mut().expect("a string").push_str(&value);
+                    } else {
+                        shape.push("<str>".into());
+                        strings.push(value);
+                    }
+                }
+                TokenKind::Int(_) | TokenKind::Real(_) | TokenKind::Timespan(_) => {
+                    shape.push("<num>".into())
+                }
+                other => shape.push(format!("{other:?}")),
+            }
+        }
+        (shape, strings)
+    }
+
+    fn hostile() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("\"".to_string()),
+            Just("'".to_string()),
+            Just("\\".to_string()),
+            Just("|".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just("\"; | union SigninLogs".to_string()),
+            Just("' | take 1 //".to_string()),
+            Just("{Other}".to_string()),
+            Just("{P}".to_string()),
+            Just("{P:value}".to_string()),
+            Just("```".to_string()),
+            Just("@\"".to_string()),
+            Just("//".to_string()),
+            Just("é漢🙂\u{202e}".to_string()),
+            Just("\u{0}\u{7}".to_string()),
+            Just("\t".to_string()),
+            Just("]) ; let x = 1".to_string()),
+            "[a-z0-9 .]{0,6}",
+        ];
+        prop::collection::vec(piece, 0..8).prop_map(|v| v.concat())
+    }
+
+    const INSIDE: &[&str] = &[
+        "AuditLogs | where OperationName == \"{P}\" | take 1",
+        "AuditLogs | where OperationName == '{P}' | take 1",
+        "AuditLogs | where OperationName == @\"{P}\" | take 1",
+        "AuditLogs | where OperationName == @'{P}' | take 1",
+        "AuditLogs | where OperationName == h\"{P}\" | take 1",
+        "AuditLogs | extend x = ```{P}``` | take 1",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn values_inside_strings_keep_the_structure_and_arrive_intact(v in hostile()) {
+            let scope = One(Resolved::One { value: v.clone(), label: None, authored: false });
+            for template in INSIDE {
+                let bound = bind_query(template, Lang::Kql, &scope).unwrap();
+                let benign = template.replace("{P}", "x");
+                let (s1, strings) = shape(&bound.text);
+                let (s2, _) = shape(&benign);
+                prop_assert_eq!(&s1, &s2, "structure changed: {:?} -> {:?}", template, bound.text);
+                prop_assert_eq!(&strings[0], &v, "value changed in {:?}", bound.text);
+            }
+        }
+
+        #[test]
+        fn values_outside_strings_become_one_literal(v in hostile()) {
+            let scope = One(Resolved::One { value: v.clone(), label: None, authored: false });
+            let template = "AuditLogs | where OperationName == {P} | take 1";
+            let bound = bind_query(template, Lang::Kql, &scope).unwrap();
+            let (s1, strings) = shape(&bound.text);
+            let (s_str, _) = shape(&template.replace("{P}", "\"x\""));
+            let (s_num, _) = shape(&template.replace("{P}", "1"));
+            prop_assert!(s1 == s_str || s1 == s_num, "structure changed: {:?}", bound.text);
+            if s1 == s_str {
+                prop_assert_eq!(&strings[0], &v);
+            }
+        }
+
+        #[test]
+        fn multi_select_values_stay_a_list_of_literals(
+            vs in prop::collection::vec(hostile(), 1..5),
+            quote in prop_oneof![Just("'".to_string()), Just("\"".to_string()), Just(String::new())],
+        ) {
+            let scope = One(Resolved::Many {
+                items: vs.iter().map(|v| (v.clone(), None)).collect(),
+                all: false,
+                all_value: None,
+                authored: false,
+                quote,
+                delimiter: ",".into(),
+            });
+            let template = "AuditLogs | where OperationName in ({P}) | take 1";
+            let bound = bind_query(template, Lang::Kql, &scope).unwrap();
+            let (shape, _) = shape(&bound.text);
+            // `AuditLogs | where OperationName in (` literal (`,` literal)* `) | take 1`.
+            let head = 6;
+            let inner = &shape[head..shape.len() - 5];
+            prop_assert_eq!(inner.len(), 2 * vs.len() - 1, "{:?}", bound.text);
+            for (i, tok) in inner.iter().enumerate() {
+                if i % 2 == 0 {
+                    prop_assert!(tok == "<str>" || tok == "<num>", "{:?}", bound.text);
+                } else {
+                    prop_assert_eq!(tok.as_str(), "Punct(\",\")");
+                }
+            }
+        }
+
+        #[test]
+        fn sql_values_keep_the_structure(v in hostile()) {
+            use datafusion::sql::sqlparser::dialect::GenericDialect;
+            use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+            let scope = One(Resolved::One { value: v.clone(), label: None, authored: false });
+            let template = "SELECT * FROM \"AuditLogs\" WHERE \"OperationName\" = '{P}' OR \"Category\" = {P} LIMIT 1";
+            let bound = bind_query(template, Lang::Sql, &scope).unwrap();
+            let tokens = |s: &str| -> Vec<Token> {
+                Tokenizer::new(&GenericDialect {}, s)
+                    .tokenize()
+                    .unwrap()
+                    .into_iter()
+                    .filter(|t| !matches!(t, Token::Whitespace(_)))
+                    .collect()
+            };
+            let got = tokens(&bound.text);
+            let benign = tokens(&template.replace("{P}", "x").replace("= x", "= 'x'"));
+            prop_assert_eq!(got.len(), benign.len(), "{:?}", bound.text);
+            let strings: Vec<&Token> = got.iter().filter(|t| matches!(t, Token::SingleQuotedString(_) | Token::Number(..))).collect();
+            // The two placeholders, then `LIMIT 1`.
+            prop_assert_eq!(strings.len(), 3, "{:?}", bound.text);
+            prop_assert_eq!(strings[0], &Token::SingleQuotedString(v.clone()));
+            prop_assert!(
+                strings[1] == &Token::SingleQuotedString(v.clone())
+                    || matches!(strings[1], Token::Number(..)),
+                "{:?}", bound.text
+            );
+        }
     }
 }

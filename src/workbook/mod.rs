@@ -4,13 +4,13 @@
 //! steps and [`output`] writes the results in every format.
 
 pub mod azure;
-pub mod builtin;
 pub mod bind;
+pub mod builtin;
 pub mod model;
 pub mod native;
+pub mod output;
 pub mod params;
 pub mod run;
-pub mod output;
 
 pub use model::*;
 
@@ -26,7 +26,10 @@ pub fn load(path: &std::path::Path) -> crate::Result<Workbook> {
     let native = match ext.as_deref() {
         Some("yaml" | "yml") => true,
         Some("json" | "workbook") => false,
-        _ => !text.trim_start_matches('\u{feff}').trim_start().starts_with('{'),
+        _ => !text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('{'),
     };
     let loaded = if native {
         native::from_native(&text, path)

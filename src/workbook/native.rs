@@ -213,9 +213,7 @@ pub fn from_native(text: &str, path: &Path) -> Result<Workbook, Vec<Diagnostic>>
     };
     let mut items = Vec::new();
     if let Some(ps) = doc.parameters {
-        let n = cv.counter;
         cv.counter += 1;
-        let _ = n;
         let params = cv.params(ps);
         cv.check_name("parameters", Span::new(0, 0));
         items.push(Item {
@@ -342,13 +340,13 @@ impl Conv<'_> {
                 text,
             };
         }
-        let map = (!text.is_empty() && !text.contains('\n')).then(|| self.find(&text)).and_then(
-            |sp| {
+        let map = (!text.is_empty() && !text.contains('\n'))
+            .then(|| self.find(&text))
+            .and_then(|sp| {
                 (sp.end > sp.start && self.text[sp.start..sp.end] == text).then(|| SourceMap {
                     checkpoints: vec![(0, sp.start)],
                 })
-            },
-        );
+            });
         SourceText { text, map }
     }
 
@@ -394,7 +392,9 @@ impl Conv<'_> {
                 format!("step{what} has several kinds: {}", kinds.join(", "))
             };
             let span = if name_span.is_empty() {
-                kinds.last().map_or(Span::new(0, 0), |k| self.find(&format!("{k}:")))
+                kinds
+                    .last()
+                    .map_or(Span::new(0, 0), |k| self.find(&format!("{k}:")))
             } else {
                 name_span
             };
@@ -410,7 +410,10 @@ impl Conv<'_> {
             ("row-limit", s.row_limit.is_some() && !is_query),
             ("no-data", s.no_data.is_some() && !is_query),
             ("visualization", s.visualization.is_some() && !is_query),
-            ("export-parameters", s.export_parameters.is_some() && kind != "group"),
+            (
+                "export-parameters",
+                s.export_parameters.is_some() && kind != "group",
+            ),
             ("steps", s.steps.is_some() && kind != "group"),
         ]
         .iter()
@@ -433,8 +436,7 @@ impl Conv<'_> {
             Some(v) => self.visible_if(v),
             None => Vec::new(),
         };
-        let mut explicit_visible = s.visible_if.is_some();
-        let mut name = s.name.clone();
+        let name = s.name.clone();
         let kind = match kind {
             "text" => ItemKind::Text(self.source_text(s.text.unwrap_or_default())),
             "kql" | "sql" => {
@@ -506,19 +508,18 @@ impl Conv<'_> {
                 };
                 match super::azure::item_from_raw(&json, n) {
                     Ok(item) => {
-                        if name.is_none() {
-                            name = Some(item.name);
-                        }
-                        if !explicit_visible {
-                            explicit_visible = true;
-                            let _ = explicit_visible;
-                            return Some(Item {
-                                name: self.named(name, "item", n, name_span),
-                                visible_if: item.visible_if,
-                                kind: item.kind,
-                            });
-                        }
-                        item.kind
+                        let visible_if = if s.visible_if.is_some() {
+                            visible_if
+                        } else {
+                            item.visible_if
+                        };
+                        let name =
+                            self.named(Some(name.unwrap_or(item.name)), "item", n, name_span);
+                        return Some(Item {
+                            name,
+                            visible_if,
+                            kind: item.kind,
+                        });
                     }
                     Err(msgs) => {
                         for m in msgs {
@@ -555,7 +556,11 @@ impl Conv<'_> {
                             comparison: Comparison::IsEqualTo,
                             value,
                         }),
-                        _ => self.err("WB0113", "`visible-if` maps parameter names to values", span),
+                        _ => self.err(
+                            "WB0113",
+                            "`visible-if` maps parameter names to values",
+                            span,
+                        ),
                     }
                 }
             }
@@ -566,7 +571,9 @@ impl Conv<'_> {
                         continue;
                     };
                     let get = |k: &str| m.get(Y::String(k.into())).and_then(scalar);
-                    let known = m.keys().all(|k| matches!(k.as_str(), Some("param" | "is" | "is-not")));
+                    let known = m
+                        .keys()
+                        .all(|k| matches!(k.as_str(), Some("param" | "is" | "is-not")));
                     let cond = match (get("param"), get("is"), get("is-not")) {
                         (Some(p), Some(v), None) if known => Some((p, Comparison::IsEqualTo, v)),
                         (Some(p), None, Some(v)) if known => Some((p, Comparison::IsNotEqualTo, v)),
@@ -614,12 +621,19 @@ impl Conv<'_> {
                 let span = self.find_nth(&key, count.saturating_sub(1));
                 let span = Span::new(span.start, span.end.saturating_sub(1).max(span.start));
                 self.diags.push(
-                    Diagnostic::error("WB0115", format!("parameter `{name}` is declared twice"), span)
-                        .with_label(first, "first declared here"),
+                    Diagnostic::error(
+                        "WB0115",
+                        format!("parameter `{name}` is declared twice"),
+                        span,
+                    )
+                    .with_label(first, "first declared here"),
                 );
             } else {
                 let sp = self.find(&key);
-                scope.insert(name.clone(), Span::new(sp.start, sp.end.saturating_sub(1).max(sp.start)));
+                scope.insert(
+                    name.clone(),
+                    Span::new(sp.start, sp.end.saturating_sub(1).max(sp.start)),
+                );
             }
             if let Some(p) = self.param(name, p) {
                 out.push(p);
@@ -640,8 +654,12 @@ impl Conv<'_> {
                     let sp = self.find(&format!("type: {other}"));
                     let sp = Span::new(sp.start + 6.min(sp.len()), sp.end);
                     self.diags.push(
-                        Diagnostic::error("WB0113", format!("unknown parameter type `{other}`"), sp)
-                            .with_hint("types: text, dropdown, options, time, or an Azure type code"),
+                        Diagnostic::error(
+                            "WB0113",
+                            format!("unknown parameter type `{other}`"),
+                            sp,
+                        )
+                        .with_hint("types: text, dropdown, options, time, or an Azure type code"),
                     );
                     return None;
                 }
@@ -660,7 +678,11 @@ impl Conv<'_> {
             },
             Some(_) => {
                 let sp = self.find(&format!("{name}:"));
-                self.err("WB0113", format!("parameter `{name}`: `type` must be a name"), sp);
+                self.err(
+                    "WB0113",
+                    format!("parameter `{name}`: `type` must be a name"),
+                    sp,
+                );
                 return None;
             }
         };
@@ -678,7 +700,10 @@ impl Conv<'_> {
             hidden: p.hidden.unwrap_or(false),
             ..Parameter::default()
         };
-        param.default = p.default.as_ref().and_then(|v| self.value(&name, v, is_time));
+        param.default = p
+            .default
+            .as_ref()
+            .and_then(|v| self.value(&name, v, is_time));
         param.value = p.value.as_ref().and_then(|v| self.value(&name, v, is_time));
         if is_time && (p.choices.is_some() || p.custom.is_some()) {
             let mut durations = Vec::new();
@@ -690,7 +715,9 @@ impl Conv<'_> {
                         let sp = self.find(&text);
                         self.err(
                             "WB0113",
-                            format!("time choice `{text}` of `{name}` is not a duration (1d, 12h, 30m)"),
+                            format!(
+                                "time choice `{text}` of `{name}` is not a duration (1d, 12h, 30m)"
+                            ),
                             sp,
                         );
                     }
@@ -724,14 +751,22 @@ impl Conv<'_> {
             (None, None) => None,
             (Some(_), Some(_)) => {
                 let sp = self.find(&format!("{name}:"));
-                self.err("WB0113", format!("parameter `{name}` has both `kql` and `sql`"), sp);
+                self.err(
+                    "WB0113",
+                    format!("parameter `{name}` has both `kql` and `sql`"),
+                    sp,
+                );
                 None
             }
         };
         if let Some((q, lang)) = query {
             if matches!(param.choices, Choices::Static(_)) {
                 let sp = self.find(&format!("{name}:"));
-                self.err("WB0113", format!("parameter `{name}` has both `choices` and a query"), sp);
+                self.err(
+                    "WB0113",
+                    format!("parameter `{name}` has both `choices` and a query"),
+                    sp,
+                );
             }
             param.choices = Choices::Query {
                 query: self.source_text(q),
@@ -847,9 +882,10 @@ struct Block {
 fn scan_blocks(text: &str) -> Vec<Block> {
     let mut lines: Vec<(usize, &str)> = Vec::new();
     let mut at = 0;
-    for l in text.split('\n') {
-        lines.push((at, l.strip_suffix('\r').unwrap_or(l)));
-        at += l.len() + 1;
+    for l in text.split_inclusive('\n') {
+        let content = l.strip_suffix('\n').unwrap_or(l);
+        lines.push((at, content.strip_suffix('\r').unwrap_or(content)));
+        at += l.len();
     }
     let mut out = Vec::new();
     for (i, &(_, line)) in lines.iter().enumerate() {
@@ -959,7 +995,7 @@ pub fn to_native(wb: &Workbook) -> String {
     }
     if !items.is_empty() {
         out.push("steps:".into());
-        out.extend(steps_lines(items, &mut counter));
+        out.extend(indent(steps_lines(items, &mut counter), 2));
     }
     let mut s = out.join("\n");
     s.push('\n');
@@ -1028,7 +1064,9 @@ fn step_lines(item: &Item, counter: &mut usize) -> Vec<String> {
             out.extend(text_field(key, &q.query.text, true));
             match &q.time_context {
                 TimeContext::None => {}
-                TimeContext::Parameter(p) => out.push(format!("time: {}", plain_or_quoted(p, false))),
+                TimeContext::Parameter(p) => {
+                    out.push(format!("time: {}", plain_or_quoted(p, false)))
+                }
                 TimeContext::Duration(ms) => out.push(format!("time: {}", format_duration(*ms))),
             }
             if !q.labels.is_empty() {
@@ -1107,15 +1145,6 @@ fn step_lines(item: &Item, counter: &mut usize) -> Vec<String> {
             }
         }
     }
-    // A comment line must not be the first line of a `- ` entry.
-    if out.first().is_some_and(|l| l.starts_with('#'))
-        && let Some(pos) = out.iter().position(|l| l.starts_with("azure:"))
-    {
-        let c = out.remove(pos - 1);
-        out.insert(pos, c.replace("# ", "  # "));
-        out.swap(pos - 1, pos);
-        // keep `azure:` first and the comment after it
-    }
     out
 }
 
@@ -1131,7 +1160,13 @@ fn visible_lines(conds: &[Condition]) -> Vec<String> {
     if simple {
         let parts: Vec<String> = conds
             .iter()
-            .map(|c| format!("{}: {}", plain_or_quoted(&c.parameter, true), plain_or_quoted(&c.value, true)))
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    plain_or_quoted(&c.parameter, true),
+                    plain_or_quoted(&c.value, true)
+                )
+            })
             .collect();
         return vec![format!("visible-if: {{{}}}", parts.join(", "))];
     }
@@ -1263,7 +1298,11 @@ fn value_text(v: &ParamValue, is_time: bool) -> String {
             format!("{{duration: {}}}", format_duration(*ms))
         }
         ParamValue::Time(TimeValue::Range { start, end }) => {
-            format!("{{from: {}, to: {}}}", format_time(*start), format_time(*end))
+            format!(
+                "{{from: {}, to: {}}}",
+                format_time(*start),
+                format_time(*end)
+            )
         }
     }
 }
@@ -1286,7 +1325,10 @@ fn text_field(key: &str, text: &str, block: bool) -> Vec<String> {
 /// indicator when the first line starts with a space) and the content lines indented by two.
 /// `None` when YAML would not read it back as `text` (control characters, odd whitespace).
 fn block_scalar(text: &str) -> Option<Vec<String>> {
-    if text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_special_break(c)) {
+    if text
+        .chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_special_break(c))
+    {
         return None;
     }
     let chomp = if text.ends_with("\n\n") || text == "\n" {
@@ -1305,7 +1347,11 @@ fn block_scalar(text: &str) -> Option<Vec<String>> {
     let body = text.strip_suffix('\n').unwrap_or(text);
     let mut out = vec![format!("|{ind}{chomp}")];
     for l in body.split('\n') {
-        out.push(if l.is_empty() { String::new() } else { format!("  {l}") });
+        out.push(if l.is_empty() {
+            String::new()
+        } else {
+            format!("  {l}")
+        });
     }
     // Read it back: only a block that YAML decodes to exactly `text` is used.
     let doc = format!("k: {}\n", out.join("\n"));
@@ -1356,7 +1402,8 @@ fn plain_ok(s: &str, flow: bool) -> bool {
         Ok(Y::Mapping(m)) => {
             let v = m.get(Y::String("k".into()));
             let v = if flow {
-                v.and_then(|x| x.as_sequence()).and_then(|q| (q.len() == 1).then(|| &q[0]))
+                v.and_then(|x| x.as_sequence())
+                    .and_then(|q| (q.len() == 1).then(|| &q[0]))
             } else {
                 v
             };
@@ -1387,4 +1434,507 @@ fn quoted(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use crate::workbook::azure::tests::{assert_map_exact, fixture, queries, strip_source};
+    use crate::workbook::azure::{from_azure, to_azure};
+
+    /// Texts with `\r\n` as `\n`, no source, no maps: what a conversion must keep.
+    fn normalized(wb: &Workbook) -> Workbook {
+        fn walk(items: &mut [Item]) {
+            for i in items {
+                match &mut i.kind {
+                    ItemKind::Text(t) => t.text = t.text.replace("\r\n", "\n"),
+                    ItemKind::Query(q) => q.query.text = q.query.text.replace("\r\n", "\n"),
+                    ItemKind::Parameters(ps) => {
+                        for p in ps {
+                            if let Choices::Query { query, .. } = &mut p.choices {
+                                query.text = query.text.replace("\r\n", "\n");
+                            }
+                        }
+                    }
+                    ItemKind::Group(g) => walk(&mut g.items),
+                    _ => {}
+                }
+            }
+        }
+        let mut wb = strip_source(wb.clone());
+        walk(&mut wb.items);
+        wb
+    }
+
+    /// `from_native(to_native(wb))` is `wb`; every block text of the output maps exactly.
+    fn assert_native_round_trip(wb: &Workbook) -> String {
+        let out = to_native(wb);
+        let again = from_native(&out, &wb.source.path).unwrap_or_else(|d| panic!("{d:?}\n{out}"));
+        let (a, b) = (normalized(&again), normalized(wb));
+        for (x, y) in a.items.iter().zip(&b.items) {
+            assert_eq!(x, y, "{out}");
+        }
+        assert_eq!(a, b, "{out}");
+        let mut v = Vec::new();
+        queries(&again.items, &mut v);
+        for st in v.iter().filter(|s| s.text.contains('\n')) {
+            assert_map_exact(&out, st);
+        }
+        out
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d"), Some(7_776_000_000));
+        assert_eq!(parse_duration("12h"), Some(43_200_000));
+        assert_eq!(parse_duration("30m"), Some(1_800_000));
+        assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("0"), Some(0));
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("5y"), None);
+        assert_eq!(parse_duration("99999999999999999d"), None);
+        assert_eq!(format_duration(2_592_000_000), "30d");
+        assert_eq!(format_duration(5_400_000), "90m");
+        assert_eq!(format_duration(86_400_500), "86400500ms");
+        assert_eq!(format_duration(90_000), "90s");
+        for ms in [
+            1,
+            1000,
+            60_000,
+            3_600_000,
+            86_400_000,
+            7_776_000_000,
+            123_456,
+        ] {
+            assert_eq!(parse_duration(&format_duration(ms)), Some(ms));
+        }
+    }
+
+    #[test]
+    fn loads_every_key() {
+        let (text, path) = fixture("sampler.yaml");
+        let wb = from_native(&text, &path).unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(wb.title, "Sampler: every key");
+        assert_eq!(
+            wb.description.as_deref(),
+            Some(
+                "Exercises parameters, queries, groups, links and a kept Azure item.\nSecond line.\n"
+            )
+        );
+        assert_eq!(wb.source.format, FileFormat::Native);
+        let names: Vec<&str> = wb.items.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "parameters",
+                "text - 1",
+                "events",
+                "daily",
+                "group - 4",
+                "tabs",
+                "metrics"
+            ]
+        );
+        let ItemKind::Parameters(ps) = &wb.items[0].kind else {
+            panic!()
+        };
+        let since = &ps[0];
+        assert_eq!((since.kind, since.required), (ParamKind::DropDown, true));
+        assert_eq!(since.value, Some(ParamValue::One("3653d".into())));
+        let Choices::Static(cs) = &since.choices else {
+            panic!()
+        };
+        assert_eq!(
+            cs[1],
+            Choice {
+                value: "3653d".into(),
+                label: Some("all".into()),
+                selected: true,
+                group: Some("long".into())
+            }
+        );
+        let time = &ps[1];
+        assert_eq!(time.kind, ParamKind::TimeRange);
+        assert_eq!(
+            time.value,
+            Some(ParamValue::Time(TimeValue::Duration { ms: 2_592_000_000 }))
+        );
+        let ts = time.time.as_ref().unwrap();
+        assert_eq!(ts.durations.len(), 5);
+        assert_eq!(ts.durations[4], 7_776_000_000);
+        assert!(ts.allow_custom);
+        assert_eq!(
+            ps[2].value,
+            Some(ParamValue::Time(TimeValue::Range {
+                start: 1_790_812_800_000_000_000,
+                end: 1_790_899_200_500_000_000
+            }))
+        );
+        assert_eq!(ps[2].time, None);
+        let act = &ps[3];
+        assert!(act.multi && act.include_all);
+        assert_eq!(act.quote.as_deref(), Some("'"));
+        assert_eq!(act.select_all_value.as_deref(), Some("[]"));
+        assert_eq!(act.default, Some(ParamValue::One("value::all".into())));
+        assert_eq!(act.value, Some(ParamValue::Many(vec!["value::all".into()])));
+        let Choices::Static(cs) = &act.choices else {
+            panic!()
+        };
+        assert_eq!(cs[1].value, "Remove member: from group");
+        assert_eq!(cs[2].value, "#hash");
+        let Choices::Query { query, lang } = &ps[4].choices else {
+            panic!()
+        };
+        assert_eq!(*lang, Lang::Kql);
+        assert!(query.text.starts_with("AuditLogs\n| where"));
+        assert!(query.text.ends_with(".id)\n"));
+        assert_map_exact(&text, query);
+        assert_eq!(ps[5].default, Some(ParamValue::One("10".into())));
+        assert!(ps[5].hidden);
+        assert_eq!(ps[6].kind, ParamKind::Other(5));
+
+        let ItemKind::Text(t) = &wb.items[1].kind else {
+            panic!()
+        };
+        assert_eq!(
+            t.text,
+            "## Heading\n\nSome *markdown* with a {Time:label} placeholder.\n"
+        );
+        assert_map_exact(&text, t);
+        let ItemKind::Query(q) = &wb.items[2].kind else {
+            panic!()
+        };
+        assert_eq!(q.title.as_deref(), Some("Recent events"));
+        assert_eq!(q.time_context, TimeContext::Parameter("Time".into()));
+        assert_eq!(q.labels[0], ("DateTime".into(), "Date and Time".into()));
+        assert_eq!(q.labels[1].0, "ActivityDisplayName");
+        assert_eq!(q.row_limit, Some(10000));
+        assert_eq!(
+            q.no_data_message.as_deref(),
+            Some("No events: try a longer range")
+        );
+        assert_eq!(q.visualization.as_deref(), Some("table"));
+        assert_map_exact(&text, &q.query);
+        // An offset in the query maps to the same word in the file.
+        let off = q.query.text.find("ActivityDisplayName in").unwrap();
+        let at = q.query.map.as_ref().unwrap().to_file(off);
+        assert!(text[at..].starts_with("ActivityDisplayName in"));
+        let ItemKind::Query(q) = &wb.items[3].kind else {
+            panic!()
+        };
+        assert_eq!(q.lang, Lang::Sql);
+        assert_eq!(q.query.text, "SELECT count(*) AS n FROM AuditLogs");
+        assert_eq!(q.time_context, TimeContext::Duration(86_400_000));
+        assert_map_exact(&text, &q.query);
+
+        let g = &wb.items[4];
+        assert_eq!(g.visible_if[0].parameter, "Tab");
+        let ItemKind::Group(grp) = &g.kind else {
+            panic!()
+        };
+        assert_eq!(grp.title.as_deref(), Some("Details"));
+        assert!(grp.export_parameters);
+        assert_eq!(grp.items[0].name, "parameters - 5");
+        assert_eq!(grp.items[1].name, "query - 6");
+        assert_eq!(
+            grp.items[1].visible_if[1].comparison,
+            Comparison::IsNotEqualTo
+        );
+        assert_eq!(grp.items[1].visible_if[1].value, "0");
+        let ItemKind::Query(q) = &grp.items[1].kind else {
+            panic!()
+        };
+        // A plain one-line scalar is mapped too.
+        assert_map_exact(&text, &q.query);
+        let ItemKind::Links(ls) = &wb.items[5].kind else {
+            panic!()
+        };
+        assert_eq!(ls[0].target, "Url");
+        assert_eq!(ls[1].target, "parameter");
+        assert_eq!(ls[1].url, None);
+        let ItemKind::Unsupported(u) = &wb.items[6].kind else {
+            panic!()
+        };
+        assert_eq!(u.type_code, 10);
+        assert_eq!(u.what, "metrics (type 10)");
+        assert_eq!(u.raw["content"]["chartId"], "m1");
+
+        let out = assert_native_round_trip(&wb);
+        assert!(
+            out.contains(
+                "  - name: events\n    title: Recent events\n    kql: |\n      AuditLogs\n"
+            ),
+            "{out}"
+        );
+        // Azure round trip (Azure has no description; a heading is added for the title).
+        let mut no_desc = wb.clone();
+        no_desc.description = None;
+        let az = serde_json::to_string_pretty(&to_azure(&no_desc)).unwrap();
+        let back = from_azure(&az, &path).unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(back.title, wb.title);
+        let ItemKind::Text(t) = &back.items[0].kind else {
+            panic!()
+        };
+        assert_eq!(t.text, "## Sampler: every key");
+        assert_eq!(normalized(&back).items[1..], normalized(&no_desc).items[..]);
+    }
+
+    #[test]
+    fn azure_fixtures_convert_to_native_and_back() {
+        for f in [
+            "access-basic.workbook",
+            "role-time.workbook",
+            "structure.workbook",
+            "arm-template.json",
+        ] {
+            let (text, path) = fixture(f);
+            let wb = from_azure(&text, &path).unwrap();
+            let out = assert_native_round_trip(&wb);
+            assert!(!out.contains('\r'), "{f}");
+            // And native → Azure → model again.
+            let native = from_native(&out, &path).unwrap();
+            let az = serde_json::to_string(&to_azure(&native)).unwrap();
+            let back = from_azure(&az, &path).unwrap();
+            assert_eq!(normalized(&back), normalized(&wb), "{f}");
+        }
+        let (text, path) = fixture("access-basic.workbook");
+        let out = to_native(&from_azure(&text, &path).unwrap());
+        // `\r\n` became `\n`; one-line queries stay one line.
+        assert!(out.contains("    kql: |\n      AuditLogs | where TimeGenerated > ago({Since:value}) and Category == \"EntitlementManagement\"\n      | project"), "{out}");
+        assert!(out.contains("        kql: |-\n          AuditLogs | where TimeGenerated > ago({Since:value}) and Category == \"EntitlementManagement\" | mv-expand"), "{out}");
+    }
+
+    #[test]
+    fn microsoft_workbooks_convert_to_native_and_back() {
+        let Ok(entries) = std::fs::read_dir("/work/shared/reference/workbooks") else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("workbook") {
+                continue;
+            }
+            let wb = from_azure(&std::fs::read_to_string(&p).unwrap(), &p).unwrap();
+            let out = assert_native_round_trip(&wb);
+            assert!(out.contains("kql: |"), "{out}");
+        }
+    }
+
+    #[test]
+    fn yaml_errors_point_at_the_problem() {
+        let t = "title: x\nsteps:\n  - kqll: |\n      T\n";
+        let d = from_native(t, Path::new("x.yaml")).unwrap_err();
+        assert_eq!(d[0].code, "WB0111");
+        assert!(
+            d[0].message.contains("unknown field `kqll`"),
+            "{}",
+            d[0].message
+        );
+        assert_eq!(&t[d[0].span.start..d[0].span.end], "kqll");
+        let t = "title: x\nparameters:\n  A:\n    type: text\n    colour: red\n";
+        let d = from_native(t, Path::new("x.yaml")).unwrap_err();
+        assert_eq!(&t[d[0].span.start..d[0].span.end], "colour");
+        let t = "title: [x\nsteps: []\n";
+        let d = from_native(t, Path::new("x.yaml")).unwrap_err();
+        assert_eq!(d[0].code, "WB0111");
+        assert!(d[0].span.start > 0);
+        let t = "steps:\n  - kql: T\n    row-limit: many\n";
+        let d = from_native(t, Path::new("x.yaml")).unwrap_err();
+        assert_eq!(&t[d[0].span.start..d[0].span.end], "many");
+    }
+
+    #[test]
+    fn semantic_errors() {
+        let t = "\
+title: x
+parameters:
+  A: {type: text}
+  A: {type: dropdown}
+  B: {type: slider}
+  C: {type: time, value: 30d, choices: [1d, 1week]}
+steps:
+  - text: hi
+    kql: T
+  - {}
+  - name: q
+    kql: T
+    time: 3x
+  - name: q
+    text: again
+  - text: t
+    row-limit: 3
+  - group: G
+    title: no
+  - kql: T
+    visible-if: [{param: A, equals: x}]
+";
+        let d = from_native(t, Path::new("x.yaml")).unwrap_err();
+        let got: Vec<(&str, &str)> = d
+            .iter()
+            .map(|d| (d.code, &t[d.span.start..d.span.end]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("WB0115", "A"),
+                ("WB0113", "slider"),
+                ("WB0113", "1week"),
+                ("WB0112", "kql:"),
+                ("WB0112", ""),
+                ("WB0113", "3x"),
+                ("WB0114", "name: q"),
+                ("WB0112", "row-limit:"),
+                ("WB0112", "title:"),
+                ("WB0113", "visible-if:"),
+            ],
+            "{d:#?}"
+        );
+        assert_eq!(d[0].span.start, t.find("  A: {type: d").unwrap() + 2);
+        assert_eq!(d[6].span.start, t.rfind("name: q").unwrap());
+    }
+
+    #[test]
+    fn scalars_are_quoted_only_when_needed() {
+        for s in [
+            "plain words",
+            "30d",
+            "value::all",
+            "café ünïcode",
+            "a-b",
+            "http://x.y/z?q=1",
+        ] {
+            assert_eq!(plain_or_quoted(s, false), s);
+        }
+        for s in [
+            "",
+            "a: b",
+            "a #b",
+            "'q'",
+            "\"q\"",
+            " lead",
+            "trail ",
+            "- dash",
+            "true",
+            "no",
+            "null",
+            "~",
+            "123",
+            "1.5",
+            "0x1F",
+            "#x",
+            "a\nb",
+            "a:",
+            "[x]",
+            "{y}",
+            "*star",
+            "&amp",
+            "!tag",
+            "|",
+            ">",
+            "%x",
+            "@x",
+            "`x",
+            "tab\there",
+            "\u{2028}",
+        ] {
+            let q = plain_or_quoted(s, false);
+            let back: HashMap<String, String> = serde_yaml_ng::from_str(&format!("k: {q}"))
+                .unwrap_or_else(|e| panic!("{s:?} {q}: {e}"));
+            assert_eq!(back["k"], s, "{q}");
+            let f = plain_or_quoted(s, true);
+            let back: HashMap<String, Vec<String>> =
+                serde_yaml_ng::from_str(&format!("k: [{f}, x]"))
+                    .unwrap_or_else(|e| panic!("{s:?} {f}: {e}"));
+            assert_eq!(back["k"][0], s, "{f}");
+        }
+        assert_eq!(plain_or_quoted("a, b", true), "\"a, b\"");
+        assert_eq!(plain_or_quoted("a, b", false), "a, b");
+    }
+
+    #[test]
+    fn block_scalars_round_trip_odd_texts() {
+        for text in [
+            "one line",
+            "two\nlines\n",
+            "  leading space\nnext",
+            "ends with blank lines\n\n\n",
+            "\n\nleading blank lines",
+            "a\n\n  indented\n\tand a tab\n# not a comment\n- not a list",
+            "unicode: ✓ é 😀\n",
+            "trailing spaces   \nx",
+            "line\n   \nafter whitespace-only line",
+            "\n",
+        ] {
+            let lines = text_field("kql", text, true);
+            let doc = format!(
+                "steps:\n{}\n",
+                indent(
+                    lines
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| if i == 0 {
+                            format!("- {l}")
+                        } else if l.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  {l}")
+                        })
+                        .collect(),
+                    2,
+                )
+                .join("\n")
+            );
+            let wb = from_native(&doc, Path::new("t.yaml"))
+                .unwrap_or_else(|d| panic!("{text:?}\n{doc}\n{d:?}"));
+            let ItemKind::Query(q) = &wb.items[0].kind else {
+                panic!()
+            };
+            assert_eq!(q.query.text, text, "{doc}");
+            if lines[0].contains('|') && !text.trim().is_empty() {
+                assert_map_exact(&doc, &q.query);
+            }
+        }
+        // `\r\n` is written as `\n`, as a block.
+        let lines = text_field("kql", "a\r\nb\r\n", true);
+        assert_eq!(lines, ["kql: |", "  a", "  b"]);
+    }
+
+    #[test]
+    fn blocks_in_crlf_files_map_exactly() {
+        let t = "title: x\r\nsteps:\r\n  - kql: |\r\n      AuditLogs\r\n      | take 5\r\n";
+        let wb = from_native(t, Path::new("x.yaml")).unwrap();
+        let ItemKind::Query(q) = &wb.items[0].kind else {
+            panic!()
+        };
+        assert_eq!(q.query.text, "AuditLogs\n| take 5\n");
+        assert_map_exact(t, &q.query);
+        let at = q
+            .query
+            .map
+            .as_ref()
+            .unwrap()
+            .to_file(q.query.text.find("take").unwrap());
+        assert!(t[at..].starts_with("take 5"));
+    }
+
+    #[test]
+    fn title_defaults_to_file_stem_and_steps_are_optional() {
+        let wb = from_native("description: d\n", Path::new("dir/my-report.yaml")).unwrap();
+        assert_eq!(wb.title, "my-report");
+        assert!(wb.items.is_empty());
+        assert_eq!(to_native(&wb), "title: my-report\ndescription: d\n");
+    }
+
+    #[test]
+    fn documented_example_loads_and_round_trips() {
+        let doc = include_str!("../../docs/workbook-format.md");
+        let start = doc.find("```yaml\n").unwrap() + 8;
+        let end = start + doc[start..].find("```").unwrap();
+        let wb = from_native(&doc[start..end], Path::new("example.yaml"))
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(wb.title, "Access package activity");
+        assert_eq!(wb.items.len(), 6);
+        let ItemKind::Parameters(ps) = &wb.items[0].kind else {
+            panic!()
+        };
+        assert_eq!(ps.len(), 4);
+        assert_native_round_trip(&wb);
+    }
+}

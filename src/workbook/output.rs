@@ -241,10 +241,12 @@ fn headers(t: &TableResult) -> Vec<String> {
     unique_names(&t.schema)
         .into_iter()
         .zip(t.schema.fields())
-        .map(|(unique, field)| match t.labels.iter().find(|(id, _)| id == field.name()) {
-            Some((_, label)) => label.clone(),
-            None => unique,
-        })
+        .map(
+            |(unique, field)| match t.labels.iter().find(|(id, _)| id == field.name()) {
+                Some((_, label)) => label.clone(),
+                None => unique,
+            },
+        )
         .collect()
 }
 
@@ -579,7 +581,10 @@ mod tests {
 
     #[test]
     fn file_stems_are_safe_and_unique() {
-        assert_eq!(file_stem("Failed sign-ins (24h)", "step"), "failed-sign-ins-24h");
+        assert_eq!(
+            file_stem("Failed sign-ins (24h)", "step"),
+            "failed-sign-ins-24h"
+        );
         assert_eq!(file_stem("query - 1", "step"), "query-1");
         assert_eq!(file_stem("../../etc/passwd", "step"), "etc-passwd");
         assert_eq!(file_stem(" --- ", "step"), "step");

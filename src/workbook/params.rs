@@ -141,7 +141,11 @@ impl ParamState {
 /// How a parameter's query-backed choices are obtained: run (`run`, `params`) or not (`check`).
 pub trait ChoiceSource {
     /// Runs `param`'s choices query (already bound) and returns its rows as choices.
-    fn query_choices(&mut self, param: &Parameter, bound: &bind::Bound) -> Result<Option<Vec<Choice>>>;
+    fn query_choices(
+        &mut self,
+        param: &Parameter,
+        bound: &bind::Bound,
+    ) -> Result<Option<Vec<Choice>>>;
 }
 
 /// Orders a parameters step's parameters so that each comes after those its query or choices
@@ -429,8 +433,11 @@ fn resolve_choice(
         all.iter()
             .find(|c| c.value == v)
             .or_else(|| {
-                all.iter()
-                    .find(|c| c.label.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(v)))
+                all.iter().find(|c| {
+                    c.label
+                        .as_deref()
+                        .is_some_and(|l| l.eq_ignore_ascii_case(v))
+                })
             })
             .or_else(|| all.iter().find(|c| c.value.eq_ignore_ascii_case(v)))
             .cloned()
@@ -567,12 +574,13 @@ fn bind_choice_query(
     lang: super::model::Lang,
     scope: &dyn bind::Scope,
 ) -> Result<bind::Bound> {
-    bind::bind_query(query, lang, scope)
-        .map_err(|diagnostics: Vec<Diagnostic>| Error::Diagnostics {
+    bind::bind_query(query, lang, scope).map_err(|diagnostics: Vec<Diagnostic>| {
+        Error::Diagnostics {
             file: format!("query of parameter `{}`", param.name),
             text: query.to_string(),
             diagnostics,
-        })
+        }
+    })
 }
 
 fn label_suffix(param: &Parameter) -> String {
@@ -677,17 +685,34 @@ mod tests {
             }
         );
         // By label, case-insensitively.
-        let s = resolve(&p, &Empty, &inputs(&[("Pkg", "package ONE")]), &mut NoQueries).unwrap();
+        let s = resolve(
+            &p,
+            &Empty,
+            &inputs(&[("Pkg", "package ONE")]),
+            &mut NoQueries,
+        )
+        .unwrap();
         assert!(matches!(s.resolved, Resolved::One { ref value, .. } if value == "p1"));
-        let e = resolve(&p, &Empty, &inputs(&[("Pkg", "x\" | union T")]), &mut NoQueries)
-            .unwrap_err()
-            .to_string();
+        let e = resolve(
+            &p,
+            &Empty,
+            &inputs(&[("Pkg", "x\" | union T")]),
+            &mut NoQueries,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("not one of the allowed values"), "{e}");
-        assert!(e.contains("p1 (Package one)") && e.contains("p2 (Package two)"), "{e}");
+        assert!(
+            e.contains("p1 (Package one)") && e.contains("p2 (Package two)"),
+            "{e}"
+        );
         let e = resolve(&p, &Empty, &inputs(&[]), &mut NoQueries)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("is required") && e.contains("p1 (Package one)"), "{e}");
+        assert!(
+            e.contains("is required") && e.contains("p1 (Package one)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -697,14 +722,18 @@ mod tests {
         p.include_all = true;
         p.default = Some(ParamValue::One("value::all".into()));
         let s = resolve(&p, &Empty, &inputs(&[]), &mut NoQueries).unwrap();
-        assert!(
-            matches!(&s.resolved, Resolved::Many { all: true, items, .. } if items.len() == 2)
-        );
+        assert!(matches!(&s.resolved, Resolved::Many { all: true, items, .. } if items.len() == 2));
         let s = resolve(&p, &Empty, &inputs(&[("M", "p1,p2")]), &mut NoQueries).unwrap();
         assert!(
             matches!(&s.resolved, Resolved::Many { all: false, items, .. } if items.len() == 2)
         );
-        let s = resolve(&p, &Empty, &inputs(&[("M", "p1"), ("M", "p2")]), &mut NoQueries).unwrap();
+        let s = resolve(
+            &p,
+            &Empty,
+            &inputs(&[("M", "p1"), ("M", "p2")]),
+            &mut NoQueries,
+        )
+        .unwrap();
         assert_eq!(s.json_value(), serde_json::json!(["p1", "p2"]));
     }
 

@@ -128,13 +128,17 @@ pub fn walk(
 
 /// Every parameter declared anywhere in `items`.
 fn all_params(items: &[Item]) -> Box<dyn Iterator<Item = &Parameter> + '_> {
-    Box::new(items.iter().flat_map(|i| -> Box<dyn Iterator<Item = &Parameter>> {
-        match &i.kind {
-            ItemKind::Parameters(ps) => Box::new(ps.iter()),
-            ItemKind::Group(g) => all_params(&g.items),
-            _ => Box::new(std::iter::empty()),
-        }
-    }))
+    Box::new(
+        items
+            .iter()
+            .flat_map(|i| -> Box<dyn Iterator<Item = &Parameter>> {
+                match &i.kind {
+                    ItemKind::Parameters(ps) => Box::new(ps.iter()),
+                    ItemKind::Group(g) => all_params(&g.items),
+                    _ => Box::new(std::iter::empty()),
+                }
+            }),
+    )
 }
 
 /// `--param` names must be declared somewhere in the workbook.
@@ -224,8 +228,14 @@ impl ChoiceSource for ChoiceRunner<'_> {
         };
         let compiled = compile(self.engine, *lang, &bound.text, None, self.now);
         if self.mode == Mode::Check {
-            let entry =
-                checked_entry(self.wb, &param.name, "parameter", query, Some(bound), compiled);
+            let entry = checked_entry(
+                self.wb,
+                &param.name,
+                "parameter",
+                query,
+                Some(bound),
+                compiled,
+            );
             self.checked.push(entry);
             return Ok(None);
         }
@@ -335,7 +345,10 @@ fn located(
     match &src.map {
         Some(map) => {
             for d in &mut diagnostics {
-                d.span = crate::diagnostic::Span::new(map.to_file(d.span.start), map.to_file(d.span.end));
+                d.span = crate::diagnostic::Span::new(
+                    map.to_file(d.span.start),
+                    map.to_file(d.span.end),
+                );
                 for (s, _) in &mut d.labels {
                     *s = crate::diagnostic::Span::new(map.to_file(s.start), map.to_file(s.end));
                 }
@@ -658,7 +671,14 @@ impl Walker<'_> {
         let range = time.and_then(|t| t.range);
         let compiled = compile(self.engine, q.lang, &bound.text, range, self.inputs.now);
         if self.mode == Mode::Check {
-            let entry = checked_entry(self.wb, &item.name, "query", &q.query, Some(&bound), compiled);
+            let entry = checked_entry(
+                self.wb,
+                &item.name,
+                "query",
+                &q.query,
+                Some(&bound),
+                compiled,
+            );
             self.checked.push(entry);
             return Ok(());
         }
@@ -726,7 +746,12 @@ impl Walker<'_> {
                 .schema
                 .fields()
                 .iter()
-                .map(|f| (f.name().clone(), Ty::from_arrow(f.data_type()).kql_name().to_string()))
+                .map(|f| {
+                    (
+                        f.name().clone(),
+                        Ty::from_arrow(f.data_type()).kql_name().to_string(),
+                    )
+                })
                 .collect(),
         };
         self.steps.push(StepResult::Table(TableResult {
