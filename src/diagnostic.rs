@@ -233,8 +233,38 @@ impl Diagnostic {
             }
             prev = Some(*l);
             let text = lines.get(l - 1).map(|s| display(s)).unwrap_or_default();
-            let _ = writeln!(out, "{l:>gutter$} | {}", text.trim_end());
+            let text = text.trim_end();
+            // A long line (a whole query on one line of a JSON workbook) is shown as a window
+            // around its markers, cut ends marked with `…`.
+            let chars: Vec<char> = text.chars().collect();
+            let (first, last) = marks
+                .iter()
+                .fold((usize::MAX, 0), |(a, b), m| (a.min(m.0), b.max(m.1)));
+            let (shown, shift) = if chars.len() > LONG_LINE {
+                let start = first.saturating_sub(CONTEXT).max(1);
+                let end = (last + CONTEXT)
+                    .max(start + LONG_LINE - 2 * CONTEXT)
+                    .min(chars.len() + 1);
+                let mut shown: String = chars[start - 1..end - 1].iter().collect();
+                let mut shift = start as isize - 1;
+                if start > 1 {
+                    shown.insert(0, '…');
+                    shift -= 1;
+                }
+                if end <= chars.len() {
+                    shown.push('…');
+                }
+                (shown, shift)
+            } else {
+                (text.to_string(), 0)
+            };
+            let _ = writeln!(out, "{l:>gutter$} | {shown}");
             for (from, to, ch, label) in marks {
+                let (from, to) = (
+                    (*from as isize - shift).max(1) as usize,
+                    (*to as isize - shift).max(2) as usize,
+                );
+                let (from, to) = (&from, &to);
                 let mut u = String::new();
                 u.push_str(&" ".repeat(from - 1));
                 u.push_str(&ch.to_string().repeat(to - from));
@@ -254,6 +284,11 @@ impl Diagnostic {
         out
     }
 }
+
+/// Lines longer than this (in characters) are shown as a window around the markers.
+const LONG_LINE: usize = 140;
+/// Characters of context kept on each side of the markers in a long line.
+const CONTEXT: usize = 40;
 
 /// Renders several diagnostics, separated by blank lines, with a closing count line
 /// (`error: 2 errors, 1 warning`) when there are any.

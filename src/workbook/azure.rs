@@ -149,10 +149,10 @@ pub fn from_azure(text: &str, path: &Path) -> Result<Workbook, Vec<Diagnostic>> 
                 format!("unsupported workbook version {}", v.v),
                 sp,
             );
-            ctx.diags.last_mut().map(|d| {
+            if let Some(d) = ctx.diags.last_mut() {
                 d.hints
-                    .push("auditbook reads `\"version\": \"Notebook/1.0\"` workbooks".into())
-            });
+                    .push("auditbook reads `\"version\": \"Notebook/1.0\"` workbooks".into());
+            }
         }
         None => {
             let sp = root.key_span_or_self();
@@ -642,10 +642,10 @@ impl Ctx<'_> {
                         format!("unsupported visibility comparison {}", x.v),
                         x.span(),
                     );
-                    self.diags.last_mut().map(|d| {
+                    if let Some(d) = self.diags.last_mut() {
                         d.hints
-                            .push("supported comparisons: `isEqualTo`, `isNotEqualTo`".into())
-                    });
+                            .push("supported comparisons: `isEqualTo`, `isNotEqualTo`".into());
+                    }
                     return None;
                 }
             },

@@ -1311,12 +1311,13 @@ fn value_text(v: &ParamValue, is_time: bool) -> String {
 /// a plain or quoted scalar.
 fn text_field(key: &str, text: &str, block: bool) -> Vec<String> {
     let text = text.replace("\r\n", "\n");
-    if block && !text.is_empty() {
-        if let Some(lines) = block_scalar(&text) {
-            let mut out = vec![format!("{key}: {}", lines[0])];
-            out.extend(lines[1..].iter().cloned());
-            return out;
-        }
+    if block
+        && !text.is_empty()
+        && let Some(lines) = block_scalar(&text)
+    {
+        let mut out = vec![format!("{key}: {}", lines[0])];
+        out.extend(lines[1..].iter().cloned());
+        return out;
     }
     vec![format!("{key}: {}", plain_or_quoted(&text, false))]
 }

@@ -511,12 +511,7 @@ impl Walker<'_> {
             let state = if self.mode == Mode::Check {
                 self.stand_in(param)
             } else {
-                // Parameters of this step resolved so far are in scope for the next.
-                let mut scopes = self.scopes.clone();
-                scopes
-                    .last_mut()
-                    .expect("a scope")
-                    .extend(resolved.iter().flatten().cloned());
+                let scopes = &self.scopes;
                 let mut source = ChoiceRunner {
                     engine: self.engine,
                     rt: self.rt,
@@ -525,13 +520,13 @@ impl Walker<'_> {
                     now: self.inputs.now,
                     checked: &mut self.checked,
                 };
-                params::resolve(param, &ScopeView(&scopes), self.inputs, &mut source)?
+                params::resolve(param, &ScopeView(scopes), self.inputs, &mut source)?
             };
+            // In scope at once: the step's next parameters may use it.
+            self.scopes.last_mut().expect("a scope").push(state.clone());
             resolved[i] = Some(state);
         }
-        let states: Vec<ParamState> = resolved.into_iter().flatten().collect();
-        self.declared.extend(states.iter().cloned());
-        self.scopes.last_mut().expect("a scope").extend(states);
+        self.declared.extend(resolved.into_iter().flatten());
         Ok(())
     }
 
