@@ -755,3 +755,26 @@ fn formats_have_names_and_extensions() {
         Ok(OutputFormat::Markdown)
     );
 }
+
+#[test]
+fn html_of_a_query_result_is_one_escaped_page() {
+    let b = events_batch().project(&[1, 2]).unwrap();
+    let mut out = Vec::new();
+    print_batches_with(
+        OutputFormat::Html,
+        &b.schema(),
+        &[b],
+        &mut out,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("<!DOCTYPE html>"), "{text}");
+    assert!(!text.contains("<script"), "{text}");
+    assert!(
+        text.contains("<td>Add member, &quot;owner&quot;</td><td class=\"num\">12</td>"),
+        "{text}"
+    );
+    assert!(text.contains("<p class=\"count\">(3 rows)</p>"), "{text}");
+    assert!(text.ends_with("</body>\n</html>\n"), "{text}");
+}

@@ -118,6 +118,12 @@ pub fn write_table(
     out.write_all(b"</tbody>\n</table>\n").map_err(io_error)
 }
 
+/// `(N rows)` under a table.
+pub fn write_count(rows: usize, out: &mut dyn Write) -> Result<()> {
+    let noun = if rows == 1 { "row" } else { "rows" };
+    writeln!(out, "<p class=\"count\">({rows} {noun})</p>").map_err(io_error)
+}
+
 /// Markdown converted to HTML for a self-contained page: raw HTML (blocks and inline tags) is
 /// shown as escaped text, never passed through; link targets other than `http`, `https`,
 /// `mailto`, fragments and relative paths become `#`; images become links to their source, so

@@ -138,6 +138,7 @@ pub fn print_batches_with(
             let title = "auditbook query result";
             html::write_page_start(title, out)?;
             html::write_table(None, &names, schema, batches, None, out)?;
+            html::write_count(row_count(batches), out)?;
             html::write_page_end(out)?;
         }
     }

@@ -210,6 +210,9 @@ pub fn from_native(text: &str, path: &Path) -> Result<Workbook, Vec<Diagnostic>>
         counter: 0,
         names: HashMap::new(),
         blocks: scan_blocks(text),
+        step_starts: step_starts(text),
+        steps_seen: 0,
+        window: (0, text.len()),
     };
     let mut items = Vec::new();
     if let Some(ps) = doc.parameters {
@@ -273,31 +276,45 @@ struct Conv<'a> {
     counter: usize,
     names: HashMap<String, Span>,
     blocks: Vec<Block>,
+    /// Byte offsets of the `- ` of every block-style step, in document order.
+    step_starts: Vec<usize>,
+    /// Steps converted so far (indexes `step_starts`).
+    steps_seen: usize,
+    /// Where `find` looks first: the current step's lines.
+    window: (usize, usize),
 }
 
 impl Conv<'_> {
-    /// Best-effort span of `needle` written after a key or list dash (`key: needle`).
+    /// Best-effort span of `needle` written after a key or list dash (`key: needle`): searched
+    /// in the current step's lines first, then in the whole file.
     fn find(&self, needle: &str) -> Span {
-        self.find_nth(needle, 0)
+        let (a, b) = self.window;
+        let sp = self.find_in(needle, 0, a, b);
+        if sp.is_empty() && (a, b) != (0, self.text.len()) {
+            self.find_in(needle, 0, 0, self.text.len())
+        } else {
+            sp
+        }
     }
 
     fn find_nth(&self, needle: &str, nth: usize) -> Span {
+        self.find_in(needle, nth, 0, self.text.len())
+    }
+
+    fn find_in(&self, needle: &str, nth: usize, lo: usize, hi: usize) -> Span {
         if needle.is_empty() {
             return Span::new(0, 0);
         }
+        let hay = self.text.get(..hi).unwrap_or(self.text);
         let mut k = 0;
-        let mut from = 0;
-        while let Some(i) = self.text[from..].find(needle).map(|i| i + from) {
+        let mut from = lo.min(hay.len());
+        while let Some(i) = hay
+            .get(from..)
+            .and_then(|h| h.find(needle))
+            .map(|i| i + from)
+        {
             let before = &self.text[..i];
-            let ok = before.ends_with(": ")
-                || before.ends_with("- ")
-                || before.ends_with('"')
-                || before.ends_with('\'')
-                || before.ends_with(' ')
-                || before.ends_with('\n')
-                || before.is_empty()
-                || before.ends_with('{')
-                || before.ends_with('[');
+            let ok = before.is_empty() || before.ends_with(['"', '\'', ' ', '\n', '{', '[']);
             if ok {
                 if k == nth {
                     return Span::new(i, i + needle.len());
@@ -364,6 +381,28 @@ impl Conv<'_> {
     fn step(&mut self, s: NStep, scope: &mut HashMap<String, Span>) -> Option<Item> {
         let n = self.counter;
         self.counter += 1;
+        let k = self.steps_seen;
+        self.steps_seen += 1;
+        let saved = self.window;
+        if let Some(&start) = self.step_starts.get(k) {
+            let end = self
+                .step_starts
+                .get(k + 1)
+                .copied()
+                .unwrap_or(self.text.len());
+            self.window = (start, end.max(start));
+        }
+        let item = self.step_inner(s, scope, n);
+        self.window = saved;
+        item
+    }
+
+    fn step_inner(
+        &mut self,
+        s: NStep,
+        scope: &mut HashMap<String, Span>,
+        n: usize,
+    ) -> Option<Item> {
         let name_span = s
             .name
             .as_ref()
@@ -849,6 +888,51 @@ impl Conv<'_> {
             other => scalar(other).map(ParamValue::One),
         }
     }
+}
+
+/// Offsets of the `- ` starting each step of every block-style `steps:` sequence, sorted (the
+/// order steps are converted in: a group's steps follow the group). Flow-style sequences are
+/// not found; `find` then falls back to the whole file.
+fn step_starts(text: &str) -> Vec<usize> {
+    let mut lines: Vec<(usize, &str)> = Vec::new();
+    let mut at = 0;
+    for l in text.split_inclusive('\n') {
+        lines.push((at, l.trim_end_matches(['\n', '\r'])));
+        at += l.len();
+    }
+    let indent_of = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let skip = |l: &str| l.trim().is_empty() || l.trim_start().starts_with('#');
+    let mut out = Vec::new();
+    for (i, &(_, line)) in lines.iter().enumerate() {
+        let t = line.trim_start_matches(' ');
+        let t = t.strip_prefix("- ").unwrap_or(t).trim_start();
+        let key_end = t.split('#').next().unwrap_or("").trim_end();
+        if key_end != "steps:" {
+            continue;
+        }
+        let key_col = line.len() - t.len();
+        let mut seq_indent = None;
+        for &(start, l) in &lines[i + 1..] {
+            if skip(l) {
+                continue;
+            }
+            let ind = indent_of(l);
+            let dash = l[ind..].starts_with("- ") || &l[ind..] == "-";
+            match seq_indent {
+                None if dash && ind >= key_col => {
+                    seq_indent = Some(ind);
+                    out.push(start + ind);
+                }
+                None => break,
+                Some(s) if ind < s || (ind == s && !dash) => break,
+                Some(s) if ind == s => out.push(start + ind),
+                Some(_) => {}
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// A YAML scalar as text (numbers and booleans as written).
@@ -1482,6 +1566,13 @@ mod tests {
     }
 
     #[test]
+    fn step_starts_follow_nesting() {
+        let t = "steps:\n  - text: a\n  # c\n  - group: G\n    steps:\n    - kql: |\n        - x\n    - text: b\n  - {text: c}\n";
+        let got: Vec<&str> = step_starts(t).iter().map(|&i| &t[i..i + 6]).collect();
+        assert_eq!(got, ["- text", "- grou", "- kql:", "- text", "- {tex"]);
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("90d"), Some(7_776_000_000));
         assert_eq!(parse_duration("12h"), Some(43_200_000));
@@ -1789,6 +1880,9 @@ steps:
         );
         assert_eq!(d[0].span.start, t.find("  A: {type: d").unwrap() + 2);
         assert_eq!(d[6].span.start, t.rfind("name: q").unwrap());
+        // Keys are found in their own step, not elsewhere in the file.
+        assert_eq!(d[3].span.start, t.find("    kql: T").unwrap() + 4);
+        assert_eq!(d[8].span.start, t.find("    title: no").unwrap() + 4);
     }
 
     #[test]

@@ -167,11 +167,11 @@ fn unique_stem(stem: String, taken: &mut HashSet<String>) -> String {
     name
 }
 
-/// Writes a file through `write`, atomically (temporary file, fsync, rename, directory fsync).
-pub(crate) fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
+/// Writes the file `path` through `write`, atomically: into a new temporary file beside it
+/// (`.<name>.<pid>-<n>.tmp`), synced, renamed over `path`, the directory synced. When `write`
+/// fails, the temporary file is removed and `path` is untouched; I/O errors of the stream
+/// (`<output>`) are reported against `path`.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = path
         .file_name()
@@ -440,10 +440,8 @@ fn write_html_report(result: &RunResult, out: &mut dyn Write) -> Result<()> {
                     Some(no_data(t)),
                     out,
                 )?;
-                let rows = t.num_rows();
-                if rows > 0 {
-                    let noun = if rows == 1 { "row" } else { "rows" };
-                    writeln!(out, "<p class=\"count\">({rows} {noun})</p>").map_err(io_error)?;
+                if t.num_rows() > 0 {
+                    html::write_count(t.num_rows(), out)?;
                 }
                 for warning in warnings(t) {
                     writeln!(
