@@ -709,7 +709,7 @@ fn output_file_is_written_whole_or_not_at_all() {
     let result = run_result(vec![events_table()]);
     let path = tmp.path().join("report.md");
     let written = write_run_to(&result, OutputFormat::Markdown, &path).unwrap();
-    assert_eq!(written, [path.clone()]);
+    assert_eq!(written, std::slice::from_ref(&path));
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text, render_run(&result, OutputFormat::Markdown, None));
 
