@@ -111,37 +111,9 @@ pub fn stdout_width() -> Option<usize> {
     )
 }
 
-/// The column count of the terminal on stdout (`TIOCGWINSZ`), where the request is known.
-#[cfg(any(target_os = "linux", target_os = "macos"))]
+/// The column count of the terminal on stdout, when stdout is one.
 fn terminal_columns() -> Option<usize> {
-    use std::ffi::{c_int, c_ulong};
-
-    /// `struct winsize` of `<sys/ioctl.h>`.
-    #[repr(C)]
-    #[derive(Default)]
-    struct WinSize {
-        rows: u16,
-        cols: u16,
-        x_pixels: u16,
-        y_pixels: u16,
-    }
-    #[cfg(target_os = "linux")]
-    const TIOCGWINSZ: c_ulong = 0x5413;
-    #[cfg(target_os = "macos")]
-    const TIOCGWINSZ: c_ulong = 0x4008_7468;
-    unsafe extern "C" {
-        fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
-    }
-    let mut size = WinSize::default();
-    // SAFETY: TIOCGWINSZ writes one `struct winsize` through the pointer, which points to one
-    // that lives across the call; fd 1 needs no ownership (a bad fd only yields an error code).
-    let rc = unsafe { ioctl(1, TIOCGWINSZ, &mut size as *mut WinSize) };
-    (rc == 0 && size.cols > 0).then_some(usize::from(size.cols))
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
-fn terminal_columns() -> Option<usize> {
-    None
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
 #[cfg(test)]

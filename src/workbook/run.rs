@@ -727,7 +727,7 @@ impl Walker<'_> {
         };
         if truncated {
             warnings.push(format!(
-                "showing {} of {total_rows} rows (the step's row limit)",
+                "showing {} of {total_rows} rows (gridSettings.rowLimit)",
                 q.row_limit.unwrap_or(0)
             ));
         }
