@@ -308,18 +308,84 @@ fn compile(
             crate::kql::compile(text, &catalog, now).map(CompiledQuery::Kql)
         }
         Lang::Sql => {
+            use datafusion::sql::sqlparser::ast::VisitMut;
             use datafusion::sql::sqlparser::dialect::GenericDialect;
             use datafusion::sql::sqlparser::parser::Parser;
-            Parser::parse_sql(&GenericDialect {}, text)
-                .map(|_| CompiledQuery::Sql(text.to_string()))
-                .map_err(|e| {
-                    vec![Diagnostic::error(
-                        "WB0301",
-                        format!("SQL syntax error: {e}"),
-                        crate::diagnostic::Span::new(0, text.len().min(1)),
-                    )]
-                })
+            let mut statements = Parser::parse_sql(&GenericDialect {}, text).map_err(|e| {
+                vec![Diagnostic::error(
+                    "WB0301",
+                    format!("SQL syntax error: {e}"),
+                    crate::diagnostic::Span::new(0, text.len().min(1)),
+                )]
+            })?;
+            let Some((start, end)) = range else {
+                return Ok(CompiledQuery::Sql(text.to_string()));
+            };
+            let _ = statements.visit(&mut TimeScope { start, end });
+            let sql: Vec<String> = statements.iter().map(ToString::to_string).collect();
+            Ok(CompiledQuery::Sql(sql.join(";\n")))
         }
+    }
+}
+
+/// Applies a step's time range to a SQL query: every `AuditLogs` it reads becomes
+/// `(SELECT * FROM datafusion.public."AuditLogs" WHERE "TimeGenerated" BETWEEN start AND end)`
+/// under the same name. The bounds are timestamps built here, never text from a parameter.
+struct TimeScope {
+    start: i64,
+    end: i64,
+}
+
+impl datafusion::sql::sqlparser::ast::VisitorMut for TimeScope {
+    type Break = ();
+
+    fn pre_visit_table_factor(
+        &mut self,
+        factor: &mut datafusion::sql::sqlparser::ast::TableFactor,
+    ) -> std::ops::ControlFlow<()> {
+        use datafusion::sql::sqlparser::ast::{Ident, SetExpr, Statement, TableAlias, TableFactor};
+        use datafusion::sql::sqlparser::dialect::GenericDialect;
+        use datafusion::sql::sqlparser::parser::Parser;
+        let TableFactor::Table {
+            name, alias, args: None, ..
+        } = factor
+        else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        // Only the bare name: the qualified one below is the replacement itself.
+        if name.0.len() != 1
+            || name.0[0].as_ident().map(|i| i.value.as_str()) != Some(crate::schema::AUDIT_LOGS)
+        {
+            return std::ops::ControlFlow::Continue(());
+        }
+        let scoped = format!(
+            "SELECT * FROM datafusion.public.\"{}\" WHERE \"TimeGenerated\" BETWEEN \
+             arrow_cast('{}', 'Timestamp(Nanosecond, Some(\"UTC\"))') AND \
+             arrow_cast('{}', 'Timestamp(Nanosecond, Some(\"UTC\"))')",
+            crate::schema::AUDIT_LOGS,
+            crate::time::format_rfc3339_nanos(self.start),
+            crate::time::format_rfc3339_nanos(self.end),
+        );
+        let Ok(mut parsed) = Parser::parse_sql(&GenericDialect {}, &scoped) else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        let Some(Statement::Query(query)) = parsed.pop() else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        debug_assert!(matches!(*query.body, SetExpr::Select(_)));
+        let alias = alias.take().unwrap_or(TableAlias {
+            explicit: true,
+            name: Ident::with_quote('"', crate::schema::AUDIT_LOGS),
+            columns: Vec::new(),
+            at: None,
+        });
+        *factor = TableFactor::Derived {
+            lateral: false,
+            subquery: query,
+            alias: Some(alias),
+            sample: None,
+        };
+        std::ops::ControlFlow::Continue(())
     }
 }
 
@@ -711,13 +777,6 @@ impl Walker<'_> {
                     j.line, j.column, j.code, j.message
                 ));
             }
-        }
-        if q.lang == Lang::Sql && range.is_some() {
-            warnings.push(
-                "the time range is not applied to SQL steps; filter with {Time:start} and \
-                 {Time:end}"
-                    .to_string(),
-            );
         }
         let result = self.rt.block_on(execute(self.engine, &compiled))?;
         let total_rows = result.num_rows();
