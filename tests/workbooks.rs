@@ -65,7 +65,11 @@ fn data() -> &'static Path {
                     .ok()
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age.as_secs() > 3600);
-                if stale && e.file_name().to_string_lossy().starts_with("workbooks-data-") {
+                if stale
+                    && e.file_name()
+                        .to_string_lossy()
+                        .starts_with("workbooks-data-")
+                {
                     let _ = std::fs::remove_dir_all(e.path());
                 }
             }
@@ -97,7 +101,11 @@ fn ab(args: &[&str]) -> Run {
 /// A run that must succeed (exit 0) with `--format json`: its document.
 fn run_json(args: &[&str]) -> Value {
     let r = ab(args);
-    assert_eq!(r.code, 0, "{args:?}\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
     r.json()
 }
 
@@ -134,11 +142,8 @@ fn cell(v: &Value) -> String {
         Value::Null => String::new(),
         Value::String(s) => {
             let b = s.as_bytes();
-            let timestamp = s.len() == 30
-                && b[4] == b'-'
-                && b[10] == b'T'
-                && b[19] == b'.'
-                && s.ends_with('Z');
+            let timestamp =
+                s.len() == 30 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && s.ends_with('Z');
             if timestamp {
                 s[..26].to_string()
             } else {
@@ -174,10 +179,7 @@ fn step_rows(step: &Value, columns: &[&str]) -> Vec<Vec<String>> {
 
 /// DuckDB rows as sorted tuples, cells as [`cell`] makes them.
 fn db_rows(rows: &[Vec<Value>]) -> Vec<Vec<String>> {
-    let mut rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(cell).collect())
-        .collect();
+    let mut rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
     rows.sort();
     rows
 }
@@ -189,7 +191,10 @@ fn assert_run_contract(doc: &Value) {
     assert!(doc["time"].is_null() || doc["time"].is_object(), "{doc}");
     for step in doc["steps"].as_array().expect("steps") {
         assert!(step["name"].is_string(), "{step}");
-        assert!(step["title"].is_null() || step["title"].is_string(), "{step}");
+        assert!(
+            step["title"].is_null() || step["title"].is_string(),
+            "{step}"
+        );
         assert!(step["truncated"].is_boolean(), "{step}");
         let columns: Vec<&str> = step["columns"]
             .as_array()
@@ -278,7 +283,12 @@ fn role_sql(start: &str, end: &str, activities: &[&str], app: &str) -> String {
 fn assert_descending(values: &[&Value], what: &str) {
     let times: Vec<&str> = values.iter().map(|v| v.as_str().unwrap()).collect();
     for w in times.windows(2) {
-        assert!(w[0] >= w[1], "{what}: not in descending order: {} < {}", w[0], w[1]);
+        assert!(
+            w[0] >= w[1],
+            "{what}: not in descending order: {} < {}",
+            w[0],
+            w[1]
+        );
     }
 }
 
@@ -306,8 +316,14 @@ fn access_package_activity_matches_duckdb() {
 
     let doc = run(args("30d", &fixture));
     assert_run_contract(&doc);
-    assert_eq!(doc["workbook"], "Entitlement Management Access Package Activity");
-    assert_eq!(doc["parameters"], json!({"Since": "30d", "AccessPackageId": PACKAGE}));
+    assert_eq!(
+        doc["workbook"],
+        "Entitlement Management Access Package Activity"
+    );
+    assert_eq!(
+        doc["parameters"],
+        json!({"Since": "30d", "AccessPackageId": PACKAGE})
+    );
     // `ago()` in the query; no time-range parameter, no --time: no range applied.
     assert_eq!(doc["time"], Value::Null);
     assert_eq!(step_names(&doc), ["query - 1"]);
@@ -358,15 +374,34 @@ fn access_package_activity_matches_duckdb() {
     ]) else {
         return;
     };
-    assert_eq!(ours, db_rows(&db[0]), "Since=30d: rows differ from DuckDB's");
-    assert_eq!(all_rows.len(), db[1].len(), "Since=3653d: row counts differ");
-    assert_eq!(all_rows, db_rows(&db[1]), "Since=3653d: rows differ from DuckDB's");
+    assert_eq!(
+        ours,
+        db_rows(&db[0]),
+        "Since=30d: rows differ from DuckDB's"
+    );
+    assert_eq!(
+        all_rows.len(),
+        db[1].len(),
+        "Since=3653d: row counts differ"
+    );
+    assert_eq!(
+        all_rows,
+        db_rows(&db[1]),
+        "Since=3653d: rows differ from DuckDB's"
+    );
 }
 
 #[test]
 fn app_role_assignments_match_duckdb() {
     let fixture = wb("ms-app-role-assignments.workbook");
-    let base = ["run", fixture.as_str(), "--param", "Appname=Slack", "--now", NOW];
+    let base = [
+        "run",
+        fixture.as_str(),
+        "--param",
+        "Appname=Slack",
+        "--now",
+        NOW,
+    ];
     let with = |extra: &[&str]| -> Value {
         let mut a: Vec<&str> = base.to_vec();
         a.extend_from_slice(extra);
@@ -391,7 +426,10 @@ fn app_role_assignments_match_duckdb() {
     assert_eq!(p["ExcludedInitiatorAppName"], IDENTITY_GOVERNANCE);
     let step = &doc["steps"][0];
     assert_eq!(step["name"], "query - 0");
-    assert_eq!(step["title"], "Recent app role assignments to users and groups");
+    assert_eq!(
+        step["title"],
+        "Recent app role assignments to users and groups"
+    );
     assert_eq!(step["truncated"], false);
     let names: Vec<&str> = step["columns"]
         .as_array()
@@ -415,7 +453,10 @@ fn app_role_assignments_match_duckdb() {
     let ninety_rows = step_rows(&ninety["steps"][0], &ROLE_COLUMNS);
     assert!(ninety_rows.len() > ours.len(), "data from September too");
 
-    let one = with(&["--param", "Activities=Add app role assignment grant to user"]);
+    let one = with(&[
+        "--param",
+        "Activities=Add app role assignment grant to user",
+    ]);
     assert_eq!(
         one["parameters"]["Activities"],
         json!(["Add app role assignment grant to user"])
@@ -431,10 +472,24 @@ fn app_role_assignments_match_duckdb() {
     // The table shows the grid's column labels.
     let table = ab(&[&base[..], &["--format", "table"]].concat());
     assert_eq!(table.code, 0, "{}", table.stderr);
-    for label in ["Date and Time", "Activity", "Service Principal", "Subject Name", "Subject ID"] {
-        assert!(table.stdout.contains(label), "no `{label}` in:\n{}", table.stdout);
+    for label in [
+        "Date and Time",
+        "Activity",
+        "Service Principal",
+        "Subject Name",
+        "Subject ID",
+    ] {
+        assert!(
+            table.stdout.contains(label),
+            "no `{label}` in:\n{}",
+            table.stdout
+        );
     }
-    assert!(table.stdout.contains("Recent app role assignments to users and groups"));
+    assert!(
+        table
+            .stdout
+            .contains("Recent app role assignments to users and groups")
+    );
 
     let Some(db) = duckdb(&[
         "SELECT column_type FROM (DESCRIBE logs) WHERE column_name = 'InitiatedBy'",
@@ -516,7 +571,10 @@ fn params_list_types_flags_and_allowed_values() {
         })
         .collect();
     assert!(packages.iter().any(|(v, _)| v == PACKAGE));
-    assert!(packages.iter().all(|(v, l)| l.ends_with(&format!(" {v}"))), "\"name id\" labels");
+    assert!(
+        packages.iter().all(|(v, l)| l.ends_with(&format!(" {v}"))),
+        "\"name id\" labels"
+    );
     let labels: Vec<&String> = packages.iter().map(|(_, l)| l).collect();
     assert!(labels.is_sorted(), "sort by TD asc: {labels:?}");
 
@@ -530,7 +588,10 @@ fn params_list_types_flags_and_allowed_values() {
     ]);
     let ps = role["parameters"].as_array().unwrap();
     let names: Vec<&str> = ps.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Time", "Activities", "Appname", "ExcludedInitiatorAppName"]);
+    assert_eq!(
+        names,
+        ["Time", "Activities", "Appname", "ExcludedInitiatorAppName"]
+    );
     let time = &ps[0];
     assert_eq!(time["type"], "time");
     assert_eq!(time["label"], "Time Range");
@@ -612,10 +673,8 @@ fn params_list_types_flags_and_allowed_values() {
     ]) else {
         return;
     };
-    let expected: Vec<(String, String)> = db[0]
-        .iter()
-        .map(|r| (cell(&r[0]), cell(&r[1])))
-        .collect();
+    let expected: Vec<(String, String)> =
+        db[0].iter().map(|r| (cell(&r[0]), cell(&r[1]))).collect();
     assert_eq!(packages, expected, "access packages differ from DuckDB's");
     let expected: Vec<String> = db[1].iter().map(|r| cell(&r[0])).collect();
     assert_eq!(apps, expected, "application names differ from DuckDB's");
@@ -633,22 +692,50 @@ fn parameter_errors_exit_2_and_name_the_allowed_values() {
     };
 
     let e = fails(&["run", &fixture, "--now", NOW, "--format", "json"]);
-    assert!(e.contains("`AccessPackageId`") && e.contains("required"), "{e}");
+    assert!(
+        e.contains("`AccessPackageId`") && e.contains("required"),
+        "{e}"
+    );
     assert!(e.contains("--param AccessPackageId=VALUE"), "{e}");
-    assert!(e.contains(&format!("{PACKAGE} (External Partner Collaboration {PACKAGE})")), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{PACKAGE} (External Partner Collaboration {PACKAGE})"
+        )),
+        "{e}"
+    );
     assert!(e.contains("(AWS Read Only "), "{e}");
 
-    let e = fails(&["run", &fixture, "--now", NOW, "-p", &package, "-p", "Since=5d"]);
+    let e = fails(&[
+        "run", &fixture, "--now", NOW, "-p", &package, "-p", "Since=5d",
+    ]);
     assert!(e.contains("`Since`") && e.contains("\"5d\""), "{e}");
-    for allowed in ["1d (24 hours)", "7d (7 days)", "30d (30 days)", "90d (90 days)", "3653d (all)"] {
+    for allowed in [
+        "1d (24 hours)",
+        "7d (7 days)",
+        "30d (30 days)",
+        "90d (90 days)",
+        "3653d (all)",
+    ] {
         assert!(e.contains(allowed), "{allowed} not in {e}");
     }
 
-    let e = fails(&["run", &fixture, "--now", NOW, "-p", "AccessPackageId=not-a-package"]);
-    assert!(e.contains("\"not-a-package\" is not one of the allowed values"), "{e}");
+    let e = fails(&[
+        "run",
+        &fixture,
+        "--now",
+        NOW,
+        "-p",
+        "AccessPackageId=not-a-package",
+    ]);
+    assert!(
+        e.contains("\"not-a-package\" is not one of the allowed values"),
+        "{e}"
+    );
     assert!(e.contains(PACKAGE), "{e}");
 
-    let e = fails(&["run", &fixture, "--now", NOW, "-p", &package, "-p", "Sinc=30d"]);
+    let e = fails(&[
+        "run", &fixture, "--now", NOW, "-p", &package, "-p", "Sinc=30d",
+    ]);
     assert!(e.contains("no parameter named `Sinc`"), "{e}");
     assert!(e.contains("did you mean `Since`?"), "{e}");
 
@@ -668,7 +755,9 @@ fn parameter_errors_exit_2_and_name_the_allowed_values() {
         "--to",
         "2026-10-10",
     ]);
-    let doc = run_json(&["run", &fixed, "--now", NOW, "--time", "7d", "--format", "json"]);
+    let doc = run_json(&[
+        "run", &fixed, "--now", NOW, "--time", "7d", "--format", "json",
+    ]);
     assert_eq!(
         doc["time"],
         json!({"start": "2026-10-25T00:00:00.000000000Z", "end": "2026-11-01T00:00:00.000000000Z"})
@@ -685,7 +774,13 @@ fn parameter_errors_exit_2_and_name_the_allowed_values() {
 
 #[test]
 fn check_passes_valid_workbooks_and_locates_errors_in_the_file() {
-    let r = ab(&["check", "access-package-activity", "app-role-assignment-activity", "--format", "json"]);
+    let r = ab(&[
+        "check",
+        "access-package-activity",
+        "app-role-assignment-activity",
+        "--format",
+        "json",
+    ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let files = r.json()["files"].as_array().unwrap().clone();
     assert_eq!(files.len(), 2);
@@ -733,7 +828,10 @@ fn check_passes_valid_workbooks_and_locates_errors_in_the_file() {
         .iter()
         .filter(|i| i["status"] == "unsupported")
         .count();
-    assert_eq!(unsupported, 3, "resource picker, metrics, Resource Graph: {structure}");
+    assert_eq!(
+        unsupported, 3,
+        "resource picker, metrics, Resource Graph: {structure}"
+    );
 
     // A typo'd column and an unknown table: exit 1, positions in the workbook file.
     let broken = util::repo("tests/workbooks/broken/unknown-column.workbook");
@@ -750,11 +848,17 @@ fn check_passes_valid_workbooks_and_locates_errors_in_the_file() {
     let items = doc["files"][0]["items"].as_array().unwrap();
     let names: Vec<&str> = items.iter().map(|i| i["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["typo", "signins", "fine"]);
-    let statuses: Vec<&str> = items.iter().map(|i| i["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = items
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["error", "error", "ok"]);
     let d = &items[0]["diagnostics"][0];
     assert_eq!(d["code"], "KQL0201");
-    assert!(d["message"].as_str().unwrap().contains("OperatonName"), "{d}");
+    assert!(
+        d["message"].as_str().unwrap().contains("OperatonName"),
+        "{d}"
+    );
     assert_eq!(
         (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()),
         position("OperatonName"),
@@ -768,18 +872,37 @@ fn check_passes_valid_workbooks_and_locates_errors_in_the_file() {
         "{d}"
     );
     // The text report too, and a directory holding the broken file fails.
-    let r = ab(&["check", &util::repo("tests/workbooks/broken").display().to_string()]);
+    let r = ab(&[
+        "check",
+        &util::repo("tests/workbooks/broken").display().to_string(),
+    ]);
     assert_eq!(r.code, 1);
     let (line, col) = position("OperatonName");
-    assert!(r.stdout.contains(&format!("unknown-column.workbook:{line}:{col}")), "{}", r.stdout);
-    assert!(r.stdout.contains("did you mean `OperationName`?"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("unknown-column.workbook:{line}:{col}")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("did you mean `OperationName`?"),
+        "{}",
+        r.stdout
+    );
 }
 
 /// `print a = "{P}", b = '{P}', c = @"{P}", d = {P}`: one row; a, b, c (and d when the value is
 /// not a number) are the value itself.
 fn probe(value: &str) -> Value {
     let arg = format!("P={value}");
-    let doc = run_json(&["run", &wb("injection.yaml"), "--param", &arg, "--format", "json"]);
+    let doc = run_json(&[
+        "run",
+        &wb("injection.yaml"),
+        "--param",
+        &arg,
+        "--format",
+        "json",
+    ]);
     assert_eq!(step_names(&doc), ["probe", "package"], "{value:?}");
     let probe = &doc["steps"][0];
     let columns: Vec<&str> = probe["columns"]
@@ -833,7 +956,11 @@ fn hostile_parameter_values_stay_literals() {
     ]);
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.is_empty());
-    assert!(r.stderr.contains("is not one of the allowed values"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is not one of the allowed values"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains(PACKAGE), "{}", r.stderr);
     let doc = run_json(&[
         "run",
@@ -860,7 +987,14 @@ fn batch_output_files_per_step() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let dir = format!("{}/", out.display());
-    let base = ["run", "app-role-assignment-activity", "--param", "Appname=Slack", "--now", NOW];
+    let base = [
+        "run",
+        "app-role-assignment-activity",
+        "--param",
+        "Appname=Slack",
+        "--now",
+        NOW,
+    ];
     let listing = || -> BTreeSet<String> {
         std::fs::read_dir(&out)
             .unwrap()
@@ -898,7 +1032,10 @@ fn batch_output_files_per_step() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         listing(),
-        BTreeSet::from(["assignments.csv".to_string(), "assignments.parquet".to_string()]),
+        BTreeSet::from([
+            "assignments.csv".to_string(),
+            "assignments.parquet".to_string()
+        ]),
         "one file per step, no temp files left"
     );
     let file = std::fs::File::open(out.join("assignments.parquet")).unwrap();
@@ -911,7 +1048,11 @@ fn batch_output_files_per_step() {
         .map(|f| f.name().clone())
         .collect();
     assert_eq!(fields, names);
-    let n: usize = builder.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+    let n: usize = builder
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
     assert_eq!(n, rows.len());
 
     // A failed run writes nothing.
@@ -979,9 +1120,15 @@ fn convert_round_trips_run_identically() {
     let cases = [
         (
             "ms-access-package-activity.workbook",
-            vec![format!("AccessPackageId={PACKAGE}"), "Since=30d".to_string()],
+            vec![
+                format!("AccessPackageId={PACKAGE}"),
+                "Since=30d".to_string(),
+            ],
         ),
-        ("ms-app-role-assignments.workbook", vec!["Appname=Slack".to_string()]),
+        (
+            "ms-app-role-assignments.workbook",
+            vec!["Appname=Slack".to_string()],
+        ),
     ];
     for (name, params) in cases {
         let run = |path: &str| -> Value {
@@ -1013,7 +1160,11 @@ fn convert_round_trips_run_identically() {
             assert_eq!(doc["workbook"], original["workbook"], "{converted}");
             assert_eq!(doc["parameters"], original["parameters"], "{converted}");
             assert_eq!(doc["time"], original["time"], "{converted}");
-            assert_eq!(comparable_steps(&doc), comparable_steps(&original), "{converted}");
+            assert_eq!(
+                comparable_steps(&doc),
+                comparable_steps(&original),
+                "{converted}"
+            );
         }
     }
 }
@@ -1022,18 +1173,39 @@ fn convert_round_trips_run_identically() {
 fn explain_shows_the_bound_query_and_its_sql() {
     let fixture = wb("ms-access-package-activity.workbook");
     let package = format!("AccessPackageId={PACKAGE}");
-    let args = ["explain", fixture.as_str(), "-p", package.as_str(), "-p", "Since=30d", "--now", NOW];
+    let args = [
+        "explain",
+        fixture.as_str(),
+        "-p",
+        package.as_str(),
+        "-p",
+        "Since=30d",
+        "--now",
+        NOW,
+    ];
     let r = ab(&args);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let text = &r.stdout;
-    assert!(text.contains(&format!("AccessPackageId == \"{PACKAGE}\"")), "{text}");
+    assert!(
+        text.contains(&format!("AccessPackageId == \"{PACKAGE}\"")),
+        "{text}"
+    );
     assert!(text.contains("TimeGenerated > ago(30d)"), "{text}");
-    assert!(!text.contains("{AccessPackageId"), "no placeholder left: {text}");
+    assert!(
+        !text.contains("{AccessPackageId"),
+        "no placeholder left: {text}"
+    );
     assert!(text.contains("WITH \"_1\" AS ("), "{text}");
-    assert!(text.contains("2026-10-02T00:00:00"), "ago(30d) at --now: {text}");
+    assert!(
+        text.contains("2026-10-02T00:00:00"),
+        "ago(30d) at --now: {text}"
+    );
 
     let doc = run_json(&[&args[..], &["--format", "json"]].concat());
-    assert_eq!(doc["parameters"], json!({"Since": "30d", "AccessPackageId": PACKAGE}));
+    assert_eq!(
+        doc["parameters"],
+        json!({"Since": "30d", "AccessPackageId": PACKAGE})
+    );
     let step = &doc["steps"][0];
     assert_eq!(step["name"], "query - 1");
     assert!(
@@ -1045,7 +1217,10 @@ fn explain_shows_the_bound_query_and_its_sql() {
     );
     let sql = step["sql"].as_str().unwrap();
     assert!(sql.starts_with("WITH \"_1\" AS ("), "{sql}");
-    assert!(sql.contains(&format!("'{PACKAGE}'")), "the value as a SQL literal: {sql}");
+    assert!(
+        sql.contains(&format!("'{PACKAGE}'")),
+        "the value as a SQL literal: {sql}"
+    );
 }
 
 #[test]
@@ -1073,7 +1248,10 @@ fn groups_visibility_and_unsupported_items() {
         .map(|n| n["message"].as_str().unwrap())
         .collect();
     assert_eq!(notices.len(), 2, "{notices:?}");
-    assert!(notices[0].contains("Governance docs") && notices[0].contains("https://learn.microsoft.com/entra/id-governance/"));
+    assert!(
+        notices[0].contains("Governance docs")
+            && notices[0].contains("https://learn.microsoft.com/entra/id-governance/")
+    );
     assert!(notices[1].contains("metrics") && notices[1].contains("does not run"));
     let caption = doc["text"]
         .as_array()
@@ -1087,7 +1265,10 @@ fn groups_visibility_and_unsupported_items() {
 
     // Tab=details: the group runs with its own `Env`; it does not leak out of the group.
     let (_, doc) = run(&["--param", "Tab=details"]);
-    assert_eq!(step_names(&doc), ["top categories", "env in details", "after groups"]);
+    assert_eq!(
+        step_names(&doc),
+        ["top categories", "env in details", "after groups"]
+    );
     assert_eq!(doc["steps"][1]["rows"], json!([{"Env": "inner"}]));
     assert_eq!(doc["steps"][2]["rows"][0]["Env"], "outer");
 
@@ -1097,7 +1278,14 @@ fn groups_visibility_and_unsupported_items() {
 
     // structure.workbook: Tab is not declared, so the group stays hidden; the options parameter
     // takes its `selected` choice; links, metrics and Resource Graph are listed as notices.
-    let r = ab(&["run", &wb("structure.workbook"), "--now", NOW, "--format", "json"]);
+    let r = ab(&[
+        "run",
+        &wb("structure.workbook"),
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let doc = r.json();
     assert_eq!(doc["steps"], json!([]));

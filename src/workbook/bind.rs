@@ -739,7 +739,7 @@ fn duration_words(ns: i64) -> String {
         if ns % size == 0 && ns >= *size {
             let n = ns / size;
             return if n == 1 {
-                format!("{unit}")
+                unit.to_string()
             } else {
                 format!("{n} {unit}s")
             };

@@ -381,12 +381,12 @@ fn resolve_text(
     }
     if let Choices::Query { query, lang } = &param.choices {
         let bound = bind_choice_query(param, &query.text, *lang, scope)?;
-        if let Some(rows) = choices.query_choices(param, &bound)? {
-            if let Some(first) = rows.into_iter().next() {
-                state.resolved = one(first.value, false);
-                state.origin = Origin::Query;
-                return Ok(());
-            }
+        if let Some(rows) = choices.query_choices(param, &bound)?
+            && let Some(first) = rows.into_iter().next()
+        {
+            state.resolved = one(first.value, false);
+            state.origin = Origin::Query;
+            return Ok(());
         }
     }
     if param.required {

@@ -275,7 +275,7 @@ fn choices_from_rows(result: &crate::engine::QueryResult) -> Result<Vec<Choice>>
 
 /// A compiled step: KQL with its columns, or SQL.
 enum CompiledQuery {
-    Kql(crate::kql::Compiled),
+    Kql(Box<crate::kql::Compiled>),
     Sql(String),
 }
 
@@ -305,7 +305,7 @@ fn compile(
     match lang {
         Lang::Kql => {
             let catalog = engine.catalog().with_time_range(range);
-            crate::kql::compile(text, &catalog, now).map(CompiledQuery::Kql)
+            crate::kql::compile(text, &catalog, now).map(|c| CompiledQuery::Kql(Box::new(c)))
         }
         Lang::Sql => {
             use datafusion::sql::sqlparser::ast::VisitMut;
@@ -347,7 +347,10 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for TimeScope {
         use datafusion::sql::sqlparser::dialect::GenericDialect;
         use datafusion::sql::sqlparser::parser::Parser;
         let TableFactor::Table {
-            name, alias, args: None, ..
+            name,
+            alias,
+            args: None,
+            ..
         } = factor
         else {
             return std::ops::ControlFlow::Continue(());
