@@ -14,6 +14,7 @@ pub mod kql;
 pub mod record;
 pub mod render;
 pub mod schema;
+pub mod snapshot_schema;
 pub mod store;
 pub mod time;
 pub mod workbook;

@@ -32,6 +32,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
 use crate::schema::{AUDIT_LOGS, DATE_PARTITION, audit_logs_schema};
+use crate::snapshot_schema::{SNAPSHOT_PARTITION, snapshot_schemas};
 use crate::{Error, Result};
 
 /// A query's result: its schema (known even when there are no rows) and its batches.
@@ -76,6 +77,18 @@ impl Engine {
             empty_table()?
         };
         ctx.register_table(TableReference::bare(AUDIT_LOGS), table)?;
+        for (name, schema) in snapshot_schemas() {
+            let dir = data_dir.join(name);
+            let table: Arc<dyn datafusion::catalog::TableProvider> = if dir.is_dir() {
+                Arc::new(partitioned_table(&ctx, &dir, schema, SNAPSHOT_PARTITION)?)
+            } else {
+                Arc::new(MemTable::try_new(
+                    with_partition(schema, SNAPSHOT_PARTITION),
+                    vec![vec![]],
+                )?)
+            };
+            ctx.register_table(TableReference::bare(*name), table)?;
+        }
         crate::kql::udf::register(&ctx);
         Ok(Engine {
             ctx,
@@ -105,7 +118,10 @@ impl Engine {
     /// The tables KQL queries can read, with the columns KQL sees (`date` is the dataset's
     /// partition, not a KQL column).
     pub fn catalog(&self) -> crate::kql::Catalog {
-        crate::kql::Catalog::new().with_table(AUDIT_LOGS, audit_logs_schema())
+        snapshot_schemas().iter().fold(
+            crate::kql::Catalog::new().with_table(AUDIT_LOGS, audit_logs_schema()),
+            |c, (name, schema)| c.with_table(name, schema.clone()),
+        )
     }
 
     /// Compiles a KQL query against this engine's tables; `now()` is the current time.
@@ -222,13 +238,14 @@ pub fn session_config() -> SessionConfig {
 
 /// The columns of `AuditLogs` as queries see them: the canonical schema plus `date`.
 pub fn audit_logs_table_schema() -> SchemaRef {
-    let mut fields: Vec<Field> = audit_logs_schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
+    with_partition(&audit_logs_schema(), DATE_PARTITION)
+}
+
+/// `schema` plus a hive partition column `partition` (Utf8).
+fn with_partition(schema: &SchemaRef, partition: &str) -> SchemaRef {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     // Listing tables add partition columns as non-nullable.
-    fields.push(Field::new(DATE_PARTITION, DataType::Utf8, false));
+    fields.push(Field::new(partition, DataType::Utf8, false));
     Arc::new(Schema::new(fields))
 }
 
@@ -243,13 +260,23 @@ fn empty_table() -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
 /// `date=...` directories, in deeper subdirectories (staging), empty or not ending in `.parquet`
 /// are not read.
 fn listing_table(ctx: &SessionContext, dir: &Path) -> Result<ListingTable> {
+    partitioned_table(ctx, dir, &audit_logs_schema(), DATE_PARTITION)
+}
+
+/// A table over the Parquet files in `dir`'s `partition=...` subdirectories.
+fn partitioned_table(
+    ctx: &SessionContext,
+    dir: &Path,
+    schema: &SchemaRef,
+    partition: &str,
+) -> Result<ListingTable> {
     let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
     let options = ListingOptions::new(Arc::new(format))
         .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![(DATE_PARTITION.to_string(), DataType::Utf8)]);
+        .with_table_partition_cols(vec![(partition.to_string(), DataType::Utf8)]);
     let config = ListingTableConfig::new(directory_url(dir)?)
         .with_listing_options(options)
-        .with_schema(audit_logs_schema());
+        .with_schema(schema.clone());
     Ok(ListingTable::try_new(config)?)
 }
 
