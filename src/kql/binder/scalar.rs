@@ -201,15 +201,9 @@ impl Binder<'_> {
             Literal::Bool(b) => lit(Lit::Bool(*b), Ty::Bool),
             Literal::Long(n) => lit(Lit::Long(*n), Ty::Long),
             Literal::Real(f) => lit(Lit::Real(*f), Ty::Real),
-            Literal::String {
-                value,
-                placeholders,
-            } => {
-                if let Some(p) = placeholders.first() {
-                    return self.unfilled("...", *p);
-                }
-                lit(Lit::Str(value.clone()), Ty::String)
-            }
+            // `{Name}` inside a string is text: a workbook binds (escapes) parameter values into
+            // strings before compiling, and leaves unknown names as written, as Azure does.
+            Literal::String { value, .. } => lit(Lit::Str(value.clone()), Ty::String),
             Literal::Timespan(ticks) => match ticks.checked_mul(TICK_NS) {
                 Some(ns) => lit(Lit::Timespan(ns), Ty::Timespan),
                 None => self.error("KQL0205", "timespan out of range", span),
