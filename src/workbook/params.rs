@@ -509,9 +509,10 @@ fn resolve_choice(
         if let Some(v) = rejected {
             if origin == Origin::CommandLine {
                 return Err(Error::Usage(format!(
-                    "parameter `{}`{}: {v:?} is not one of the allowed values{}",
+                    "parameter `{}`{}: {v:?} is not one of the allowed values{}{}",
                     param.name,
                     label_suffix(param),
+                    close_matches(&v, allowed.as_deref().unwrap_or_default()),
                     allowed_list(param, allowed.as_deref())
                 )));
             }
@@ -587,6 +588,49 @@ fn label_suffix(param: &Parameter) -> String {
     match &param.label {
         Some(l) if l != &param.name => format!(" ({l})"),
         _ => String::new(),
+    }
+}
+
+/// "; did you mean ...?" naming up to five allowed values close to `typed`: those whose value or
+/// label contains it (case-insensitively), then likely typos.
+fn close_matches(typed: &str, allowed: &[Choice]) -> String {
+    let needle = typed.trim().to_lowercase();
+    if needle.is_empty() {
+        return String::new();
+    }
+    let show = |c: &Choice| match &c.label {
+        Some(l) if l != &c.value => format!("{} ({l})", c.value),
+        _ => c.value.clone(),
+    };
+    let mut found: Vec<String> = allowed
+        .iter()
+        .filter(|c| {
+            c.value.to_lowercase().contains(&needle)
+                || c.label
+                    .as_deref()
+                    .is_some_and(|l| l.to_lowercase().contains(&needle))
+        })
+        .map(show)
+        .collect();
+    let words: Vec<&str> = allowed
+        .iter()
+        .flat_map(|c| std::iter::once(c.value.as_str()).chain(c.label.as_deref()))
+        .collect();
+    if let Some(m) = crate::kql::parser::did_you_mean(typed, &words)
+        && let Some(c) = allowed
+            .iter()
+            .find(|c| c.value == m || c.label.as_deref() == Some(m))
+    {
+        let m = show(c);
+        if !found.contains(&m) {
+            found.insert(0, m);
+        }
+    }
+    found.truncate(5);
+    if found.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", found.join(", or "))
     }
 }
 
@@ -702,6 +746,19 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("not one of the allowed values"), "{e}");
+        let e = resolve(&p, &Empty, &inputs(&[("Pkg", "two")]), &mut NoQueries)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean p2 (Package two)?"), "{e}");
+        let e = resolve(
+            &p,
+            &Empty,
+            &inputs(&[("Pkg", "Package tow")]),
+            &mut NoQueries,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("did you mean p2 (Package two)?"), "{e}");
         assert!(
             e.contains("p1 (Package one)") && e.contains("p2 (Package two)"),
             "{e}"
