@@ -285,7 +285,10 @@ pub fn snapshot_schemas() -> &'static [(&'static str, SchemaRef)] {
 
 /// The schema of snapshot table `name`.
 pub fn snapshot_schema(name: &str) -> Option<SchemaRef> {
-    SCHEMAS.iter().find(|(n, _)| *n == name).map(|(_, s)| s.clone())
+    SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s.clone())
 }
 
 /// The partition directory value for a snapshot taken at `nanos`: `2026-11-01T00-00-00Z`.

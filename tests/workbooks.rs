@@ -1322,7 +1322,13 @@ fn documented_example_checks_clean() {
         assert_eq!(r.code, 0, "{file}: {}{}", r.stdout, r.stderr);
         let json: Value = serde_json::from_str(&r.stdout).unwrap();
         let items = json["files"][0]["items"].as_array().unwrap().clone();
-        assert!(items.iter().any(|i| i["status"] == "ok"), "{file}: {items:?}");
-        assert!(items.iter().all(|i| i["status"] != "error"), "{file}: {items:?}");
+        assert!(
+            items.iter().any(|i| i["status"] == "ok"),
+            "{file}: {items:?}"
+        );
+        assert!(
+            items.iter().all(|i| i["status"] != "error"),
+            "{file}: {items:?}"
+        );
     }
 }

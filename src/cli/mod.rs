@@ -11,6 +11,7 @@ pub mod explain;
 pub mod generate;
 pub mod ingest;
 pub mod query;
+pub mod report;
 pub mod workbook;
 
 /// Offline analytics for Microsoft Entra ID audit logs.
@@ -57,6 +58,9 @@ pub enum Command {
     Convert(workbook::ConvertArgs),
     /// List the built-in workbooks.
     Workbooks(workbook::WorkbooksArgs),
+    /// Run an entitlement-management report (assignments, user-packages, user-resources,
+    /// request-status, connected-orgs, access-at); without a name, list them.
+    Report(report::Args),
 }
 
 /// Parses the process arguments and runs the command.
@@ -72,5 +76,6 @@ pub fn run() -> Result<Outcome> {
         Command::Check(args) => workbook::check(args, &cli.global),
         Command::Convert(args) => workbook::convert(args, &cli.global),
         Command::Workbooks(args) => workbook::workbooks(args, &cli.global),
+        Command::Report(args) => report::run(args, &cli.global),
     }
 }

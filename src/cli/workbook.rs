@@ -73,7 +73,7 @@ impl InputArgs {
 
 /// RFC 3339 (or the other forms exports use), or a date: midnight UTC, or with `end_of_day` the
 /// last instant of that day.
-fn parse_time(flag: &str, text: &str, end_of_day: bool) -> Result<i64> {
+pub(crate) fn parse_time(flag: &str, text: &str, end_of_day: bool) -> Result<i64> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
         let midnight = d
             .and_hms_opt(0, 0, 0)

@@ -10,12 +10,36 @@ pub struct Builtin {
 
 static ALL: &[Builtin] = &[
     Builtin {
+        name: "access-at",
+        text: include_str!("../../workbooks/access-at.yaml"),
+    },
+    Builtin {
         name: "access-package-activity",
         text: include_str!("../../workbooks/access-package-activity.yaml"),
     },
     Builtin {
         name: "app-role-assignment-activity",
         text: include_str!("../../workbooks/app-role-assignment-activity.yaml"),
+    },
+    Builtin {
+        name: "assignments",
+        text: include_str!("../../workbooks/assignments.yaml"),
+    },
+    Builtin {
+        name: "connected-orgs",
+        text: include_str!("../../workbooks/connected-orgs.yaml"),
+    },
+    Builtin {
+        name: "request-status",
+        text: include_str!("../../workbooks/request-status.yaml"),
+    },
+    Builtin {
+        name: "user-packages",
+        text: include_str!("../../workbooks/user-packages.yaml"),
+    },
+    Builtin {
+        name: "user-resources",
+        text: include_str!("../../workbooks/user-resources.yaml"),
     },
 ];
 
@@ -37,7 +61,8 @@ mod tests {
 
     #[test]
     fn every_builtin_loads() {
-        assert_eq!(all().len(), 2);
+        assert_eq!(all().len(), 8);
+        assert!(all().windows(2).all(|w| w[0].name < w[1].name));
         for b in all() {
             let wb = native::from_native(b.text, Path::new(b.name))
                 .unwrap_or_else(|d| panic!("{}: {d:?}", b.name));

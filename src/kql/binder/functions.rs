@@ -84,6 +84,7 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "startofweek",
     "startofyear",
     "strcat",
+    "strcat_array",
     "strcat_delim",
     "strlen",
     "substring",
@@ -436,6 +437,33 @@ impl Binder<'_> {
                 let parts = self.args(args, input, ctx)?;
                 let parts = parts.into_iter().map(|p| self.tostring(p).e).collect();
                 Ok(str_t(Expr::call("concat", parts)))
+            }
+            "strcat_array" => {
+                // Typed lists only (`make_list`/`make_set` results, list columns): DataFusion's
+                // `array_to_string`, which skips null items. Items that are not strings are
+                // written as their text.
+                arity!(2, 2);
+                let mut a = self.args(args, input, ctx)?;
+                let arr = a.remove(0);
+                let delim = self.tostring(a.remove(0));
+                let Some(item) = arr.ty.list_item() else {
+                    return self.error(
+                        "KQL0205",
+                        "`strcat_array` needs a typed array (a list column or a make_list/make_set result)",
+                        args[0].span,
+                    );
+                };
+                if matches!(item, DataType::Struct(_) | DataType::List(_) | DataType::LargeList(_)) {
+                    return self.error(
+                        "KQL0205",
+                        "`strcat_array` needs an array of scalars, not of objects or arrays",
+                        args[0].span,
+                    );
+                }
+                Ok(str_t(Expr::coalesce(
+                    Expr::call("array_to_string", vec![arr.e, delim.e]),
+                    Expr::str(""),
+                )))
             }
             "strcat_delim" => {
                 arity!(3, 65);
