@@ -654,7 +654,30 @@ impl Gen {
                     inner.order_by = Some(order_by(self, &rel.order));
                 }
                 inner.limit_clause = Some(limit_clause(1));
-                sql::Expr::Subquery(Box::new(inner))
+                // `first_value` over that one row: an aggregate's result is nullable, so an
+                // empty relation gives null (DataFusion would otherwise keep the column's
+                // non-null declaration and fail on the null).
+                let name = &rel.columns[0].name;
+                let mut outer = blank_select();
+                outer.projection = vec![SelectItem::UnnamedExpr(func(
+                    "first_value",
+                    vec![col(name)],
+                ))];
+                outer.from = vec![TableWithJoins {
+                    relation: TableFactor::Derived {
+                        lateral: false,
+                        subquery: Box::new(inner),
+                        alias: Some(TableAlias {
+                            explicit: true,
+                            name: Ident::with_quote('"', "_scalar"),
+                            columns: vec![],
+                            at: None,
+                        }),
+                        sample: None,
+                    },
+                    joins: vec![],
+                }];
+                sql::Expr::Subquery(Box::new(query_of(outer)))
             }
         }
     }
