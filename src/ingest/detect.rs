@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::json_stream::looks_like_json_lines;
-use super::{log_analytics, portal_csv};
+use super::{log_analytics, portal_csv, snapshot};
 
 /// The export formats auditbook reads (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -22,6 +22,9 @@ pub enum InputFormat {
     PortalCsv,
     /// Admin center download as JSON (Graph-shaped records).
     PortalJson,
+    /// Entitlement-management state from Graph: a snapshot folder of collection files
+    /// (users.json, assignments.json, groups/<id>/members.json, ...) into the Entra* tables.
+    Snapshot,
 }
 
 impl fmt::Display for InputFormat {
@@ -124,7 +127,9 @@ pub fn detect(path: &Path, head: &[u8]) -> Result<Detected, Undetectable> {
             }
         }
         Layout::JsonLines | Layout::JsonDocument => {
-            if path_text.contains("insights-logs-auditlogs")
+            if snapshot::looks_like_snapshot(path, head) {
+                InputFormat::Snapshot
+            } else if path_text.contains("insights-logs-auditlogs")
                 || contains(head, "\"records\"")
                 || (contains(head, "\"properties\"") && contains(head, "\"operationName\""))
             {
@@ -207,6 +212,31 @@ mod tests {
         assert_eq!(
             det("la.json", "[{\"TimeGenerated\":\"x\"}]").unwrap(),
             Detected::Export(LogAnalytics, JsonDocument)
+        );
+        // Snapshot collections: by context, or by name when nothing looks like an audit log.
+        assert_eq!(
+            det(
+                "x.json",
+                "{\"@odata.context\": \"https://graph.microsoft.com/v1.0/$metadata#identityGovernance/entitlementManagement/assignments(target(),accessPackage(),assignmentPolicy())\",\"value\":["
+            )
+            .unwrap(),
+            Detected::Export(Snapshot, JsonDocument)
+        );
+        assert_eq!(
+            det(
+                "snap/users.2.json",
+                "{\"value\":[{\"id\":\"u\"}]}\n{\"value\":[]}\n"
+            )
+            .unwrap(),
+            Detected::Export(Snapshot, JsonLines)
+        );
+        assert_eq!(
+            det(
+                "users.json",
+                "{\"@odata.context\": \"https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits\",\n\"value\": ["
+            )
+            .unwrap(),
+            Detected::Export(Graph, JsonDocument)
         );
     }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::detect::{self, Detected, InputFormat, Layout};
 use super::graph::{self, Obj};
 use super::json_stream::{self, Element, Slot};
+use super::snapshot::{self, FileTarget, Links, SnapshotRow, TargetError};
 use super::{diagnostic, log_analytics, portal_csv};
 use crate::record::AuditRecord;
 use crate::{Error, Result};
@@ -26,6 +27,19 @@ pub struct Position {
 /// Receives the records of a file.
 pub trait Sink {
     fn accept(&mut self, record: AuditRecord) -> Result<()>;
+    /// A row of an entitlement snapshot table (`--format snapshot`).
+    fn accept_snapshot(&mut self, row: SnapshotRow) -> Result<()> {
+        Err(Error::Invalid(format!(
+            "this reader does not take snapshot rows ({})",
+            row.table
+        )))
+    }
+    /// The file being read holds snapshot `table` at `snapshot` (sent before its rows, even
+    /// when it has none: an ingested collection replaces that snapshot of the table).
+    fn snapshot_collection(&mut self, table: &'static str, snapshot: i64) -> Result<()> {
+        let _ = (table, snapshot);
+        Ok(())
+    }
     fn reject(
         &mut self,
         file: &Path,
@@ -48,6 +62,24 @@ pub struct FileReport {
     pub rejected: u64,
     /// Warnings worth a reader's attention (lossy source, unknown columns, empty file, ...).
     pub notes: Vec<String>,
+    /// Snapshot files: the table the file fills.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Snapshot files: `SnapshotDate` (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_date: Option<String>,
+    /// Snapshot files: `SnapshotDate`, ns since the epoch.
+    #[serde(skip)]
+    pub snapshot: Option<i64>,
+}
+
+/// State of snapshot reading carried across the files of one ingest.
+#[derive(Debug, Default)]
+pub struct SnapshotState {
+    /// `--snapshot-date`: overrides the date in folder names.
+    pub date: Option<i64>,
+    /// Package and policy names learnt from earlier files.
+    pub links: Links,
 }
 
 /// Reads one file into `sink`.
@@ -55,6 +87,18 @@ pub fn read_file(
     path: &Path,
     reader: &mut dyn BufRead,
     format: InputFormat,
+    sink: &mut dyn Sink,
+) -> Result<FileReport> {
+    read_file_with(path, reader, format, &mut SnapshotState::default(), sink)
+}
+
+/// [`read_file`] with the snapshot state of the ingest (its `--snapshot-date`, names learnt
+/// from earlier files).
+pub fn read_file_with(
+    path: &Path,
+    reader: &mut dyn BufRead,
+    format: InputFormat,
+    snapshots: &mut SnapshotState,
     sink: &mut dyn Sink,
 ) -> Result<FileReport> {
     let head = reader.fill_buf().map(<[u8]>::to_vec);
@@ -70,6 +114,9 @@ pub fn read_file(
             read: 0,
             rejected: 0,
             notes: Vec::new(),
+            table: None,
+            snapshot_date: None,
+            snapshot: None,
         },
         sink,
     };
@@ -121,6 +168,7 @@ pub fn read_file(
                 &head[..head.len().min(4096)],
             )?;
         }
+        (InputFormat::Snapshot, layout) => file.snapshot(reader, layout, &head, snapshots)?,
         (InputFormat::PortalCsv, _) => {
             file.reject(
                 Position { line: 1, record: 1 },
@@ -485,6 +533,142 @@ impl FileReader<'_> {
                 me.accept_or_reject(line, converted, &|| csv_fields_line(&fields))
             },
         )
+    }
+}
+
+impl FileReader<'_> {
+    /// A snapshot collection file: its target (collection, parent, date), then its objects.
+    fn snapshot(
+        &mut self,
+        reader: &mut dyn BufRead,
+        layout: Layout,
+        head: &[u8],
+        state: &mut SnapshotState,
+    ) -> Result<()> {
+        let target = match snapshot::resolve_target(self.path, head, state.date) {
+            Ok(t) => t,
+            Err(TargetError::NoDate(message)) => return Err(Error::Usage(message)),
+            Err(TargetError::Unknown(reason)) => {
+                return self.reject(
+                    Position { line: 1, record: 1 },
+                    &format!("whole file rejected: {reason}"),
+                    &head[..head.len().min(4096)],
+                );
+            }
+        };
+        let table = target.collection.table();
+        self.report.table = Some(table.to_string());
+        self.report.snapshot = Some(target.snapshot);
+        self.report.snapshot_date = Some(crate::time::format_rfc3339_nanos(target.snapshot));
+        self.sink.snapshot_collection(table, target.snapshot)?;
+        let mut on_element = |me: &mut Self, el: Element| -> Result<()> {
+            match serde_json::from_slice::<Value>(&el.text) {
+                Ok(v) => me.snapshot_value(&target, el.line, v, 0, &mut state.links),
+                Err(e) => {
+                    let at = me.next_position(el.line);
+                    me.reject(at, &format!("invalid JSON: {e}"), &el.text)
+                }
+            }
+        };
+        if layout == Layout::JsonLines {
+            let mut last_line = 0;
+            let outcome = json_stream::split_lines(reader, &mut |el| {
+                last_line = el.line;
+                on_element(self, el)
+            });
+            match outcome {
+                Ok(Some(r)) => r?,
+                Ok(None) => {}
+                Err(e) => {
+                    let at = self.next_position(last_line + 1);
+                    self.reject(at, &format!("read error after line {last_line}: {e}; the rest of the file could not be read"), b"")?;
+                }
+            }
+        } else {
+            let broken = json_stream::split_document(reader, &mut |el| on_element(self, el))?;
+            if let Some(b) = broken {
+                let at = Position {
+                    line: b.line,
+                    record: self.report.read + 1,
+                };
+                self.reject(at, &format!("broken JSON document: {}; the rest of the file could not be split into records", b.reason), &b.tail)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A Graph object of a snapshot collection, or a page / array of them.
+    fn snapshot_value(
+        &mut self,
+        target: &FileTarget,
+        line: u64,
+        value: Value,
+        depth: u8,
+        links: &mut Links,
+    ) -> Result<()> {
+        if depth < 3 {
+            match value {
+                Value::Array(items) => {
+                    for item in items {
+                        self.snapshot_value(target, line, item, depth + 1, links)?;
+                    }
+                    return Ok(());
+                }
+                Value::Object(mut m) => {
+                    let o = Obj(&m);
+                    let page_key = (o.get("id").is_none())
+                        .then(|| {
+                            m.iter()
+                                .find(|(k, v)| k.eq_ignore_ascii_case("value") && v.is_array())
+                                .map(|(k, _)| k.clone())
+                        })
+                        .flatten();
+                    if let Some(key) = page_key {
+                        let Some(Value::Array(items)) = m.remove(&key) else {
+                            unreachable!("checked above")
+                        };
+                        for item in items {
+                            self.snapshot_value(target, line, item, depth + 1, links)?;
+                        }
+                        return Ok(());
+                    }
+                    return self.snapshot_object(target, line, &m, links);
+                }
+                _ => {}
+            }
+        }
+        match value {
+            Value::Object(m) => self.snapshot_object(target, line, &m, links),
+            other => {
+                let at = self.next_position(line);
+                let raw = serde_json::to_vec(&other).unwrap_or_default();
+                let reason = format!(
+                    "expected a Graph object (a JSON object), found {}",
+                    graph::kind(&other)
+                );
+                self.reject(at, &reason, &raw)
+            }
+        }
+    }
+
+    fn snapshot_object(
+        &mut self,
+        target: &FileTarget,
+        line: u64,
+        m: &serde_json::Map<String, Value>,
+        links: &mut Links,
+    ) -> Result<()> {
+        match snapshot::map_object(target, m, links) {
+            Ok(row) => {
+                self.report.read += 1;
+                self.sink.accept_snapshot(row)
+            }
+            Err(reason) => {
+                let at = self.next_position(line);
+                let raw = serde_json::to_vec(m).unwrap_or_default();
+                self.reject(at, &reason, &raw)
+            }
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! ```text
 //! DATA/AuditLogs/date=YYYY-MM-DD/part-<txn>.parquet   the table (hive layout, UTC day of ActivityDateTime,
 //!                                                    sorted by TimeGenerated, zstd)
+//! DATA/<Table>/snapshot=<when>/part-<txn>.parquet     an entitlement snapshot table (`snapshot_schema`):
+//!                                                    one partition per SnapshotDate, sorted by Id
 //! DATA/_quarantine/<txn>.ndjson                      rejected records: file, line, record, reason, raw text
 //! DATA/_auditbook/lock                               held by the one writer
 //! DATA/_auditbook/journal.json                       present only while a commit is being applied
@@ -14,6 +16,13 @@
 //! sorts the rest by `TimeGenerated` and writes one new Parquet file for the day into staging.
 //! The commit writes a journal of renames, applies it, and removes it; a crash before the journal
 //! leaves the dataset untouched, a crash after it is rolled forward by the next writer or reader.
+//!
+//! Snapshot rows (entitlement state, [`crate::ingest::snapshot`]) ride in the same transaction:
+//! staged per table and `SnapshotDate`, deduplicated on their key inside the ingest, and at commit
+//! they *replace* the partition of that table and date: the journal first moves the partition's
+//! existing files into the ingest's staging (deleted with it), then moves the new file in. So a
+//! snapshot ingested again replaces itself, and audit records and snapshot tables of one ingest
+//! become visible together.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -22,7 +31,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
-use arrow::compute::{concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
+use arrow::compute::{
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, sort_to_indices,
+    take_record_batch,
+};
 use arrow::ipc::reader::FileReader as IpcReader;
 use arrow::ipc::writer::FileWriter as IpcWriter;
 use parquet::arrow::ArrowWriter;
@@ -32,8 +44,10 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 
+use crate::ingest::snapshot::{SnapshotRow, key_columns, rows_to_batch};
 use crate::record::{AuditRecord, records_to_batch};
 use crate::schema::{AUDIT_LOGS, DATE_PARTITION, audit_logs_schema};
+use crate::snapshot_schema::{SNAPSHOT_PARTITION, snapshot_partition_value, snapshot_schema};
 use crate::time::utc_day;
 use crate::{Error, Result};
 
@@ -61,6 +75,14 @@ fn meta_dir(data: &Path) -> PathBuf {
 
 fn day_dir(data: &Path, day: &str) -> PathBuf {
     audit_logs_dir(data).join(format!("{DATE_PARTITION}={day}"))
+}
+
+/// `DATA/<Table>/snapshot=<when>`: one snapshot of an entitlement table.
+pub fn snapshot_dir(data: &Path, table: &str, snapshot: i64) -> PathBuf {
+    data.join(table).join(format!(
+        "{SNAPSHOT_PARTITION}={}",
+        snapshot_partition_value(snapshot)
+    ))
 }
 
 fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T> {
@@ -191,6 +213,8 @@ impl Dataset {
             buffers: BTreeMap::new(),
             buffered: 0,
             chunks: BTreeMap::new(),
+            snapshot_buffers: BTreeMap::new(),
+            snapshot_chunks: BTreeMap::new(),
             chunk_seq: 0,
             quarantine: None,
             rejected: 0,
@@ -224,7 +248,26 @@ pub struct CommitStats {
     /// The quarantine file of this ingest, when records were rejected.
     pub quarantine: Option<PathBuf>,
     pub txn: String,
+    /// The snapshot partitions written (or emptied) by this ingest, by table and date.
+    pub snapshots: Vec<SnapshotCommit>,
 }
+
+/// What a commit did to one snapshot of one table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SnapshotCommit {
+    pub table: String,
+    /// `SnapshotDate`, ns since the epoch (UTC).
+    pub snapshot: i64,
+    /// The partition directory value (`2026-11-01T00-00-00Z`).
+    pub partition: String,
+    pub written: u64,
+    pub duplicates: u64,
+    /// Rows of an earlier ingest of the same snapshot that this one replaced.
+    pub replaced: u64,
+}
+
+/// A snapshot partition's key in a transaction: table and `SnapshotDate`.
+type SnapshotKey = (&'static str, i64);
 
 /// One ingest in progress. Dropped without `commit`, it leaves the dataset untouched.
 pub struct Transaction<'a> {
@@ -234,6 +277,10 @@ pub struct Transaction<'a> {
     buffers: BTreeMap<String, Vec<AuditRecord>>,
     buffered: usize,
     chunks: BTreeMap<String, Vec<PathBuf>>,
+    /// Snapshot rows buffered, and staged chunks, per table and date. A key present in
+    /// `snapshot_chunks` (even with no chunk) means the ingest holds that collection.
+    snapshot_buffers: BTreeMap<SnapshotKey, Vec<SnapshotRow>>,
+    snapshot_chunks: BTreeMap<SnapshotKey, Vec<PathBuf>>,
     chunk_seq: u64,
     quarantine: Option<BufWriter<File>>,
     rejected: u64,
@@ -248,6 +295,24 @@ impl Transaction<'_> {
     pub fn add(&mut self, record: AuditRecord) -> Result<()> {
         let day = utc_day(record.activity_date_time);
         self.buffers.entry(day).or_default().push(record);
+        self.buffered += 1;
+        if self.buffered >= STAGE_ROWS {
+            self.stage()?;
+        }
+        Ok(())
+    }
+
+    /// Declares that this ingest holds snapshot `table` at `snapshot`: at commit its rows replace
+    /// that partition, even when there are none (an empty collection empties it).
+    pub fn snapshot_collection(&mut self, table: &'static str, snapshot: i64) {
+        self.snapshot_chunks.entry((table, snapshot)).or_default();
+    }
+
+    /// Adds an accepted snapshot row.
+    pub fn add_snapshot(&mut self, row: SnapshotRow) -> Result<()> {
+        let key = (row.table, row.snapshot);
+        self.snapshot_chunks.entry(key).or_default();
+        self.snapshot_buffers.entry(key).or_default().push(row);
         self.buffered += 1;
         if self.buffered >= STAGE_ROWS {
             self.stage()?;
@@ -281,6 +346,25 @@ impl Transaction<'_> {
             w.write(&batch)?;
             w.finish()?;
             self.chunks.entry(day).or_default().push(path);
+        }
+        for ((table, snapshot), rows) in std::mem::take(&mut self.snapshot_buffers) {
+            let batch = rows_to_batch(table, snapshot, &rows)?;
+            self.chunk_seq += 1;
+            let dir = self
+                .staging
+                .join("snapshot-chunks")
+                .join(table)
+                .join(snapshot_partition_value(snapshot));
+            io(&dir, fs::create_dir_all(&dir))?;
+            let path = dir.join(format!("{:06}.arrow", self.chunk_seq));
+            let file = io(&path, File::create(&path))?;
+            let mut w = IpcWriter::try_new(BufWriter::new(file), &batch.schema())?;
+            w.write(&batch)?;
+            w.finish()?;
+            self.snapshot_chunks
+                .entry((table, snapshot))
+                .or_default()
+                .push(path);
         }
         self.buffered = 0;
         Ok(())
@@ -321,6 +405,56 @@ impl Transaction<'_> {
                 rel(&data, &day_dir(&data, &day).join(&name)),
             ));
             stats.days.push(day);
+        }
+        // Snapshot partitions: dedupe and sort each, then replace the stored partition with it.
+        let snapshots: Vec<(SnapshotKey, Vec<PathBuf>)> = std::mem::take(&mut self.snapshot_chunks)
+            .into_iter()
+            .collect();
+        let outcomes = for_each_parallel(&snapshots, |((table, snapshot), chunks)| {
+            let (batch, staged) = dedupe_snapshot(table, chunks)?;
+            if batch.num_rows() > 0 {
+                let staged_path = out_dir
+                    .join(table)
+                    .join(snapshot_partition_value(*snapshot))
+                    .join(&name);
+                write_parquet(&staged_path, &batch)?;
+            }
+            let old = stored_files(&snapshot_dir(&data, table, *snapshot))?;
+            Ok::<_, crate::Error>((staged, batch.num_rows() as u64, old))
+        });
+        for (((table, snapshot), _), outcome) in snapshots.into_iter().zip(outcomes) {
+            let (staged, kept, old) = outcome?;
+            let partition = snapshot_partition_value(snapshot);
+            let target_dir = snapshot_dir(&data, table, snapshot);
+            let mut replaced = 0;
+            for (path, rows) in old {
+                replaced += rows;
+                let file_name = path.file_name().expect("a file");
+                let aside = self
+                    .staging
+                    .join("replaced")
+                    .join(table)
+                    .join(&partition)
+                    .join(file_name);
+                moves.push((rel(&data, &path), rel(&data, &aside)));
+            }
+            if kept > 0 {
+                let staged_path = out_dir.join(table).join(&partition).join(&name);
+                moves.push((
+                    rel(&data, &staged_path),
+                    rel(&data, &target_dir.join(&name)),
+                ));
+            }
+            stats.written += kept;
+            stats.duplicates += staged - kept;
+            stats.snapshots.push(SnapshotCommit {
+                table: table.to_string(),
+                snapshot,
+                partition,
+                written: kept,
+                duplicates: staged - kept,
+                replaced,
+            });
         }
         stats.rejected = self.rejected;
         if let Some(mut q) = self.quarantine.take() {
@@ -468,6 +602,73 @@ fn dedupe_day(data: &Path, chunks: &[PathBuf]) -> Result<(RecordBatch, u64)> {
         None,
         None,
     )?;
+    Ok((take_record_batch(&all, &order)?, staged))
+}
+
+/// The Parquet files of a directory, with their row counts (from the footers).
+fn stored_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = io(dir, entry)?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("parquet") {
+            continue;
+        }
+        let file = io(&path, File::open(&path))?;
+        let rows = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map(|b| b.metadata().file_metadata().num_rows() as u64)
+            .unwrap_or(0);
+        files.push((path, rows));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads a snapshot partition's staged chunks, drops rows whose key came earlier in this ingest
+/// (overlapping pages), and returns the rest sorted by key, with the number of staged rows.
+fn dedupe_snapshot(table: &str, chunks: &[PathBuf]) -> Result<(RecordBatch, u64)> {
+    let schema = snapshot_schema(table)
+        .ok_or_else(|| Error::Invalid(format!("unknown snapshot table {table}")))?;
+    let keys = key_columns(table);
+    let mut seen = HashSet::new();
+    let mut kept = Vec::new();
+    let mut staged = 0u64;
+    for chunk in chunks {
+        let reader = IpcReader::try_new(io(chunk, File::open(chunk))?, None)?;
+        for batch in reader {
+            let batch = batch?;
+            staged += batch.num_rows() as u64;
+            let cols: Vec<_> = keys
+                .iter()
+                .map(|k| {
+                    arrow::util::display::ArrayFormatter::try_new(
+                        batch.column_by_name(k).expect("snapshot schema"),
+                        &Default::default(),
+                    )
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            let keep: BooleanArray = (0..batch.num_rows())
+                .map(|i| {
+                    let key: Vec<String> = cols.iter().map(|c| c.value(i).to_string()).collect();
+                    Some(seen.insert(key.join("\u{1f}")))
+                })
+                .collect();
+            kept.push(filter_record_batch(&batch, &keep)?);
+        }
+    }
+    let all = concat_batches(&schema, &kept)?;
+    let sort: Vec<SortColumn> = keys
+        .iter()
+        .map(|k| SortColumn {
+            values: Arc::clone(all.column_by_name(k).expect("snapshot schema")),
+            options: None,
+        })
+        .collect();
+    let order = lexsort_to_indices(&sort, None)?;
     Ok((take_record_batch(&all, &order)?, staged))
 }
 
