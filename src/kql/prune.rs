@@ -67,18 +67,15 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
     key_refs(&order, &mut need);
     match kind {
         RelKind::Scan { table } => {
+            // Keep one column when none is needed, so that the row count survives (`count`):
+            // the table's first (`TimeGenerated` in AuditLogs, `SnapshotDate` in snapshots).
+            let first = columns.first().cloned();
             let mut columns: Vec<_> = columns
                 .into_iter()
                 .filter(|c| need.contains(&c.name))
                 .collect();
             if columns.is_empty() {
-                // Keep one column so that the row count survives (`count`).
-                columns = vec![crate::kql::ir::Column {
-                    name: "TimeGenerated".into(),
-                    ty: crate::kql::types::Ty::Datetime,
-                    nullable: false,
-                    hidden: false,
-                }];
+                columns.extend(first);
             }
             Rel {
                 kind: RelKind::Scan { table },
