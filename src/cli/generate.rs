@@ -27,6 +27,16 @@ pub struct Args {
     /// Output directory (created if missing; files of the format are written under it).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Also write an entitlement-management snapshot of the same tenant, consistent with the
+    /// log: Graph list responses (users, groups and members, catalogs, access packages,
+    /// policies, assignments, resource role scopes, requests, connected organizations) in
+    /// DIR/snapshot-YYYY-MM-DD/, taken at the window's end.
+    #[arg(long)]
+    pub snapshot: bool,
+    /// With --snapshot: also a snapshot every D days before the window's end, inside the window
+    /// (point-in-time states). Implies --snapshot.
+    #[arg(long, value_name = "D")]
+    pub snapshot_every: Option<u32>,
 }
 
 pub fn run(args: Args, _global: &GlobalArgs) -> Result<Outcome> {
@@ -40,7 +50,15 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<Outcome> {
         end,
         days: args.days,
     };
+    if args.snapshot_every == Some(0) {
+        return Err(Error::Usage("--snapshot-every must be at least 1".into()));
+    }
     let summary = generate::generate(&config, args.format, &args.out)?;
+    let snapshots = if args.snapshot || args.snapshot_every.is_some() {
+        generate::generate_snapshots(&config, args.snapshot_every, &args.out)?
+    } else {
+        Vec::new()
+    };
     let dups = if args.format == Format::Diagnostic {
         format!(
             " + {} duplicate copies ({} lines)",
@@ -59,6 +77,14 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<Outcome> {
         summary.tenant_id,
         args.seed,
     );
+    for s in &snapshots {
+        eprintln!(
+            "generate: snapshot at {} written to {} ({} files)",
+            crate::time::format_graph(s.at),
+            s.dir.display(),
+            s.files.len(),
+        );
+    }
     Ok(Outcome::Success)
 }
 
@@ -112,6 +138,14 @@ mod tests {
         assert!(
             Cli::try_parse_from(["auditbook", "generate", "--out", "x"]).is_err(),
             "--events is required"
+        );
+        assert_eq!((a.snapshot, a.snapshot_every), (false, None));
+        let (a, _) = parse(&["--events", "1", "--out", "x", "--snapshot-every", "7"]);
+        assert_eq!((a.snapshot, a.snapshot_every), (false, Some(7)));
+        assert!(
+            parse(&["--events", "1", "--out", "x", "--snapshot"])
+                .0
+                .snapshot
         );
     }
 

@@ -38,7 +38,7 @@ enum Actor {
 
 /// Kind of entitlement-management request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RequestKind {
+pub enum RequestKind {
     UserAdd,
     AdminAdd,
     UserRemove,
@@ -48,7 +48,8 @@ enum RequestKind {
 }
 
 impl RequestKind {
-    fn graph_name(self) -> &'static str {
+    /// Graph's `requestType` (`userAdd`, `adminRemove`, ...).
+    pub fn graph_name(self) -> &'static str {
         match self {
             RequestKind::UserAdd => "userAdd",
             RequestKind::AdminAdd => "adminAdd",
@@ -61,22 +62,29 @@ impl RequestKind {
 
 /// One access package assignment request: the context every event of its lifecycle shares.
 #[derive(Debug)]
-struct Request {
-    corr: u128,
-    request_id: String,
-    kind: RequestKind,
-    package: usize,
-    policy: usize,
-    beneficiary: usize,
+pub struct Request {
+    /// Correlation id of every record of the lifecycle.
+    pub corr: u128,
+    /// The request's id (`RequestId` in additional details).
+    pub request_id: String,
+    pub kind: RequestKind,
+    /// Index into `Tenant::packages`.
+    pub package: usize,
+    /// Index into `Tenant::policies`.
+    pub policy: usize,
+    /// The user who gets (or loses) the assignment (index into `Tenant::users`).
+    pub beneficiary: usize,
     /// The user who filed it (the beneficiary, or an administrator).
-    requestor: usize,
-    approval_id: String,
-    justification: Option<&'static str>,
+    pub requestor: usize,
+    pub approval_id: String,
+    pub justification: Option<&'static str>,
+    /// Removal requests: the `request_id` of the add request whose assignment they end.
+    pub removes: Option<String>,
 }
 
-/// A step of an access package request's lifecycle.
+/// A step of an access package request's lifecycle (user indices into `Tenant::users`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EmStep {
+pub enum EmStep {
     Requested,
     AutoApproved,
     /// UserManagement "Create request approval".
@@ -360,6 +368,33 @@ pub struct EventStream {
     /// Base of the numeric suffix of record ids (plus the emission index: ids are unique).
     id_base: u64,
     noise_weights: Vec<f64>,
+    /// Record [`Fact`]s as events are emitted ([`EventStream::with_facts`]).
+    tap: bool,
+    fact: Option<Fact>,
+}
+
+/// What an emitted event did to the entitlement-management state, for consumers that rebuild
+/// the directory at a point in time (the snapshot and its ground truth). Reading facts never
+/// changes the records: the stream consumes its random numbers exactly as without them.
+#[derive(Debug, Clone)]
+pub enum Fact {
+    /// A step of an access package assignment request's lifecycle, at `time`.
+    Em {
+        time: i64,
+        step: EmStep,
+        request: Arc<Request>,
+    },
+    /// A user added to or removed from a group (entitlement management's fulfilments and
+    /// removals, and background "Add/Remove member to/from group"), successfully, at `time`.
+    Membership {
+        time: i64,
+        corr: u128,
+        /// Index into `Tenant::users`.
+        user: usize,
+        /// Index into `Tenant::groups`.
+        group: usize,
+        add: bool,
+    },
 }
 
 impl EventStream {
@@ -382,9 +417,24 @@ impl EventStream {
             next_start: None,
             id_base,
             noise_weights: NOISE.iter().map(|k| k.weight).collect(),
+            tap: false,
+            fact: None,
         };
         stream.plan_next_start();
         stream
+    }
+
+    /// The same stream, recording what each emitted event did: after each `next()`,
+    /// [`EventStream::take_fact`] returns it (records are unchanged).
+    pub fn with_facts(mut self) -> EventStream {
+        self.tap = true;
+        self
+    }
+
+    /// The [`Fact`] of the last record `next()` returned, if it changed entitlement-management
+    /// state (only when built [`EventStream::with_facts`]).
+    pub fn take_fact(&mut self) -> Option<Fact> {
+        self.fact.take()
     }
 
     /// The tenant the events are about.
@@ -566,6 +616,7 @@ impl EventStream {
             approval_id: self.rng.guid(),
             justification: (!direct && self.rng.chance(0.5))
                 .then(|| *self.rng.pick(JUSTIFICATIONS)),
+            removes: None,
         });
         let em = |step| Ev::Em(step, request.clone());
         self.push(t0, em(EmStep::Requested));
@@ -670,6 +721,7 @@ impl EventStream {
             requestor,
             approval_id: String::new(),
             justification: None,
+            removes: Some(request.request_id.clone()),
         });
         let em = |step| Ev::Em(step, removal.clone());
         let mut t = fulfilled + after;
@@ -855,6 +907,30 @@ impl EventStream {
     // ---------------------------------------------------------------- materialization
 
     fn materialize(&mut self, p: Pending) -> AuditRecord {
+        if self.tap {
+            self.fact = match &p.ev {
+                Ev::Em(step, req) => Some(Fact::Em {
+                    time: p.time,
+                    step: *step,
+                    request: req.clone(),
+                }),
+                Ev::Member {
+                    corr,
+                    user,
+                    group,
+                    add,
+                    ..
+                } => Some(Fact::Membership {
+                    time: p.time,
+                    corr: *corr,
+                    user: *user as usize,
+                    group: *group as usize,
+                    add: *add,
+                }),
+                // Background membership changes pick their group while materializing (below).
+                _ => None,
+            };
+        }
         let mut b = match &p.ev {
             Ev::Em(step, req) => self.em_record(*step, req),
             Ev::Role(change) => self.role_record(change),
@@ -1350,8 +1426,18 @@ impl EventStream {
                 vec![t]
             }
             Nt::Member | Nt::Owner => {
-                let g = &tenant.groups[self.rng.index(tenant.groups.len())];
+                let gi = self.rng.index(tenant.groups.len());
+                let g = &tenant.groups[gi];
                 let add = !k.activity.starts_with("Remove");
+                if self.tap && k.target == Nt::Member && !failed {
+                    self.fact = Some(Fact::Membership {
+                        time,
+                        corr,
+                        user: subject,
+                        group: gi,
+                        add,
+                    });
+                }
                 let mut t = self.user_target(subject, false);
                 t.modified_properties = Some(group_membership_props(&g.id, &g.display_name, add));
                 vec![

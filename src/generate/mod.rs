@@ -9,11 +9,14 @@
 //!   background noise, in time order, streaming;
 //! - [`write`]: the export formats (Graph NDJSON, diagnostic-settings storage archive, Log
 //!   Analytics CSV, admin center CSV and JSON), all built on [`to_graph_json`]'s record shape;
+//! - [`snapshot`]: entitlement-management snapshots (Graph list responses) of the same tenant,
+//!   consistent with the log, and the [`snapshot::GroundTruth`] tests compare reports with;
 //! - [`timeline`] and [`rng`]: the clock and the PRNG that make output a pure function of the
 //!   arguments: same [`Config`] and [`Format`], byte-identical files.
 
 pub mod events;
 pub mod rng;
+pub mod snapshot;
 pub mod tenant;
 pub mod timeline;
 pub mod write;
@@ -127,6 +130,21 @@ pub fn generate(config: &Config, format: Format, out: &Path) -> Result<Summary> 
         duplicates: stats.duplicates,
         files: stats.files,
     })
+}
+
+/// Writes the entitlement-management snapshots of `config`'s tenant under `out`
+/// (`out/snapshot-YYYY-MM-DD/`): at the window's end and, with `every` days, every `every` days
+/// before it inside the window (see [`snapshot::write`]). The audit log is not written here.
+pub fn generate_snapshots(
+    config: &Config,
+    every: Option<u32>,
+    out: &Path,
+) -> Result<Vec<snapshot::SnapshotFiles>> {
+    let history = snapshot::History::new(config);
+    snapshot::snapshot_instants(config, every)
+        .into_iter()
+        .map(|at| snapshot::write_snapshot(&history.truth_at(at), out))
+        .collect()
 }
 
 /// Writes any record stream under `out` in `format` (`seed` drives the diagnostic format's
