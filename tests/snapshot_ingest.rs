@@ -133,7 +133,7 @@ fn every_table_gets_its_rows_and_values() {
     assert_eq!(
         rows[0],
         json!({"Id": "0b6e4a2d-1c3f-4e5a-9b7c-8d9e0f1a2b3c", "DisplayName": "Maya Lindqvist", "UserType": "Member",
-            "AccountEnabled": true, "ExternalUserState": null, "CreatedDateTime": "2024-03-11T09:30:00.000000000Z",
+            "AccountEnabled": true, "ExternalUserState": "", "CreatedDateTime": "2024-03-11T09:30:00.000000000Z",
             "SnapshotDate": "2026-11-01T00:00:00.000000000Z"})
     );
     assert_eq!(rows[1]["UserType"], "Member", "`member` normalised");
@@ -205,9 +205,9 @@ fn every_table_gets_its_rows_and_values() {
             json!({"Id": "b0b0b0b0-0001-4000-8000-0000000000p1", "AccessPackageId": "a1b2c3d4-0001-4000-8000-000000000001", "AllowedTargetScope": "specificDirectoryUsers",
                 "SelfAddEnabled": true, "ApprovalRequired": true, "IsAutomatic": false, "ExpirationType": "afterDuration", "ExpirationDuration": "P365D"}),
             json!({"Id": "b0b0b0b0-0002-4000-8000-0000000000p2", "AccessPackageId": "a1b2c3d4-0001-4000-8000-000000000001", "AllowedTargetScope": "specificConnectedOrganizationUsers",
-                "SelfAddEnabled": true, "ApprovalRequired": false, "IsAutomatic": false, "ExpirationType": "noExpiration", "ExpirationDuration": null}),
+                "SelfAddEnabled": true, "ApprovalRequired": false, "IsAutomatic": false, "ExpirationType": "noExpiration", "ExpirationDuration": ""}),
             json!({"Id": "b0b0b0b0-0003-4000-8000-0000000000p3", "AccessPackageId": "a1b2c3d4-0002-4000-8000-000000000002", "AllowedTargetScope": "allMemberUsers",
-                "SelfAddEnabled": false, "ApprovalRequired": null, "IsAutomatic": true, "ExpirationType": null, "ExpirationDuration": null}),
+                "SelfAddEnabled": false, "ApprovalRequired": null, "IsAutomatic": true, "ExpirationType": "", "ExpirationDuration": ""}),
         ]
     );
     let r = kql_one(
@@ -230,13 +230,13 @@ fn every_table_gets_its_rows_and_values() {
         vec![
             json!({"Id": "d0d0d0d0-0001-4000-8000-0000000000a1", "State": "delivered", "Status": "Delivered", "AccessPackageName": "Sales Onboarding",
                 "PolicyName": "Employees self-request", "TargetObjectId": "0b6e4a2d-1c3f-4e5a-9b7c-8d9e0f1a2b3c", "TargetSubjectType": "user",
-                "StartDateTime": "2026-10-01T09:20:00.000000000Z", "EndDateTime": "2027-10-01T09:20:00.000000000Z", "ExpirationType": "afterDateTime", "ConnectedOrganizationName": null}),
+                "StartDateTime": "2026-10-01T09:20:00.000000000Z", "EndDateTime": "2027-10-01T09:20:00.000000000Z", "ExpirationType": "afterDateTime", "ConnectedOrganizationName": ""}),
             json!({"Id": "d0d0d0d0-0002-4000-8000-0000000000a2", "State": "delivered", "Status": "Delivered", "AccessPackageName": "Sales Onboarding",
                 "PolicyName": "Contoso partners", "TargetObjectId": "2d8a6c4f-3e51-4a7c-9d9e-0f1a2b3c4d5e", "TargetSubjectType": "user",
                 "StartDateTime": "2026-10-05T10:00:00.500000000Z", "EndDateTime": null, "ExpirationType": "noExpiration", "ConnectedOrganizationName": "Contoso"}),
             json!({"Id": "d0d0d0d0-0003-4000-8000-0000000000a3", "State": "delivering", "Status": "Delivering", "AccessPackageName": "Finance Reports",
                 "PolicyName": "Auto-assign Finance", "TargetObjectId": "1c7f5b3e-2d40-4f6b-8c8d-9e0f1a2b3c4d", "TargetSubjectType": "user",
-                "StartDateTime": "2026-10-31T23:59:59.999999900Z", "EndDateTime": null, "ExpirationType": null, "ConnectedOrganizationName": null}),
+                "StartDateTime": "2026-10-31T23:59:59.999999900Z", "EndDateTime": null, "ExpirationType": "", "ConnectedOrganizationName": ""}),
         ]
     );
     // Raw keeps the whole Graph object.
@@ -291,7 +291,7 @@ fn every_table_gets_its_rows_and_values() {
                 "PolicyId": "b0b0b0b0-0001-4000-8000-0000000000p1", "RequestorId": "0b6e4a2d-1c3f-4e5a-9b7c-8d9e0f1a2b3c",
                 "TargetObjectId": "0b6e4a2d-1c3f-4e5a-9b7c-8d9e0f1a2b3c", "CompletedDateTime": "2026-10-01T09:20:00.000000000Z"}),
             json!({"Id": "3e3e3e3e-0002-4000-8000-0000000000q2", "RequestType": "userAdd", "State": "pendingApproval", "Status": "PendingApproval",
-                "PolicyId": null, "RequestorId": "1c7f5b3e-2d40-4f6b-8c8d-9e0f1a2b3c4d",
+                "PolicyId": "", "RequestorId": "1c7f5b3e-2d40-4f6b-8c8d-9e0f1a2b3c4d",
                 "TargetObjectId": "1c7f5b3e-2d40-4f6b-8c8d-9e0f1a2b3c4d", "CompletedDateTime": null}),
         ]
     );

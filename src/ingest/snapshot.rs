@@ -430,11 +430,12 @@ pub fn rows_to_batch(
     for (i, field) in schema.fields().iter().enumerate().skip(1) {
         let cells = rows.iter().map(|r| &r.cells[i - 1]);
         let array: ArrayRef = match field.data_type() {
+            // KQL strings are never null: a missing value is the empty string, as in AuditLogs.
             DataType::Utf8 => Arc::new(
                 cells
                     .map(|c| match c {
-                        Cell::Str(s) => s.as_deref(),
-                        _ => None,
+                        Cell::Str(Some(s)) => Some(s.as_str()),
+                        _ => Some(""),
                     })
                     .collect::<StringArray>(),
             ),
