@@ -8,39 +8,26 @@ pub struct Builtin {
     pub text: &'static str,
 }
 
-static ALL: &[Builtin] = &[
-    Builtin {
-        name: "access-at",
-        text: include_str!("../../workbooks/access-at.yaml"),
-    },
-    Builtin {
-        name: "access-package-activity",
-        text: include_str!("../../workbooks/access-package-activity.yaml"),
-    },
-    Builtin {
-        name: "app-role-assignment-activity",
-        text: include_str!("../../workbooks/app-role-assignment-activity.yaml"),
-    },
-    Builtin {
-        name: "assignments",
-        text: include_str!("../../workbooks/assignments.yaml"),
-    },
-    Builtin {
-        name: "connected-orgs",
-        text: include_str!("../../workbooks/connected-orgs.yaml"),
-    },
-    Builtin {
-        name: "request-status",
-        text: include_str!("../../workbooks/request-status.yaml"),
-    },
-    Builtin {
-        name: "user-packages",
-        text: include_str!("../../workbooks/user-packages.yaml"),
-    },
-    Builtin {
-        name: "user-resources",
-        text: include_str!("../../workbooks/user-resources.yaml"),
-    },
+/// `builtin!("name")`: the workbook `workbooks/name.yaml`, embedded.
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$(Builtin {
+            name: $name,
+            text: include_str!(concat!("../../workbooks/", $name, ".yaml")),
+        }),*]
+    };
+}
+
+/// Sorted by name.
+static ALL: &[Builtin] = builtin![
+    "access-at",
+    "access-package-activity",
+    "app-role-assignment-activity",
+    "assignments",
+    "connected-orgs",
+    "request-status",
+    "user-packages",
+    "user-resources",
 ];
 
 /// Every built-in workbook, sorted by name.
