@@ -132,23 +132,7 @@ fn report_json(data: &Path, args: &[&str]) -> BTreeMap<String, Vec<Value>> {
         .unwrap()
         .iter()
         .map(|s| {
-            let cols: Vec<String> = s["columns"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["name"].as_str().unwrap().to_string())
-                .collect();
-            let rows = s["rows"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|row| match row {
-                    Value::Array(cells) => {
-                        Value::Object(cols.iter().cloned().zip(cells.iter().cloned()).collect())
-                    }
-                    other => other.clone(),
-                })
-                .collect();
+            let (_, rows) = util::step_table(s);
             (s["name"].as_str().unwrap().to_string(), rows)
         })
         .collect()

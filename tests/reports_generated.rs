@@ -104,23 +104,7 @@ fn report_json(args: &[&str]) -> BTreeMap<String, Step> {
                 "{args:?}: {}",
                 s["name"]
             );
-            let columns: Vec<String> = s["columns"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["name"].as_str().unwrap().to_string())
-                .collect();
-            let rows = s["rows"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|row| match row {
-                    Value::Array(cells) => {
-                        Value::Object(columns.iter().cloned().zip(cells.iter().cloned()).collect())
-                    }
-                    other => other.clone(),
-                })
-                .collect();
+            let (columns, rows) = util::step_table(s);
             (
                 s["name"].as_str().unwrap().to_string(),
                 Step { columns, rows },

@@ -149,3 +149,26 @@ pub fn kql_files(dir: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// One step of a `run --format json` document: its column names and its rows, each an object
+/// keyed by column (rows written as arrays are keyed by the column list).
+pub fn step_table(step: &Value) -> (Vec<String>, Vec<Value>) {
+    let columns: Vec<String> = step["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].as_str().expect("a column name").to_string())
+        .collect();
+    let rows = step["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| match row {
+            Value::Array(cells) => {
+                Value::Object(columns.iter().cloned().zip(cells.iter().cloned()).collect())
+            }
+            other => other.clone(),
+        })
+        .collect();
+    (columns, rows)
+}
