@@ -637,6 +637,23 @@ fn objects<'a>(o: Obj<'a>, name: &str) -> Result<Option<Vec<Obj<'a>>>, String> {
     }
 }
 
+/// The objects of array member `name` as struct cells: `cells` reads one object's fields, in
+/// the order of the struct column's fields.
+fn struct_rows<'a>(
+    o: Obj<'a>,
+    name: &str,
+    cells: impl Fn(Obj<'a>) -> Result<Vec<Option<String>>, String>,
+) -> Result<Option<Vec<Vec<Option<String>>>>, String> {
+    objects(o, name)?
+        .map(|items| {
+            items
+                .into_iter()
+                .map(&cells)
+                .collect::<Result<Vec<_>, String>>()
+        })
+        .transpose()
+}
+
 /// The required `id`.
 fn id(o: Obj) -> Result<String, String> {
     match o.text("id")? {
@@ -945,22 +962,15 @@ pub fn map_object(
             links
                 .policies
                 .insert((date, policy.clone()), (name.clone(), package.clone()));
-            let targets = objects(o, "specificAllowedTargets")?
-                .map(|items| {
-                    items
-                        .into_iter()
-                        .map(|t| {
-                            Ok(vec![
-                                odata_type(t, SUBJECT_SETS)?,
-                                t.text("userId")?,
-                                t.text("groupId")?,
-                                t.text("connectedOrganizationId")?,
-                                t.text("description")?,
-                            ])
-                        })
-                        .collect::<Result<Vec<_>, String>>()
-                })
-                .transpose()?;
+            let targets = struct_rows(o, "specificAllowedTargets", |t| {
+                Ok(vec![
+                    odata_type(t, SUBJECT_SETS)?,
+                    t.text("userId")?,
+                    t.text("groupId")?,
+                    t.text("connectedOrganizationId")?,
+                    t.text("description")?,
+                ])
+            })?;
             let requestor = obj(o, "requestorSettings")?;
             let approval = obj(o, "requestApprovalSettings")?;
             let automatic = obj(o, "automaticRequestSettings")?;
@@ -1243,38 +1253,24 @@ pub fn map_object(
                 .s("Justification", o.text("justification")?);
         }
         Collection::ConnectedOrganizations => {
-            let sources = objects(o, "identitySources")?
-                .map(|items| {
-                    items
-                        .into_iter()
-                        .map(|s| {
-                            Ok(vec![
-                                odata_type(s, IDENTITY_SOURCES)?,
-                                s.text("displayName")?,
-                                s.text("tenantId")?,
-                                s.text("domainName")?,
-                                s.text("issuerUri")?,
-                            ])
-                        })
-                        .collect::<Result<Vec<_>, String>>()
+            let sources = struct_rows(o, "identitySources", |s| {
+                Ok(vec![
+                    odata_type(s, IDENTITY_SOURCES)?,
+                    s.text("displayName")?,
+                    s.text("tenantId")?,
+                    s.text("domainName")?,
+                    s.text("issuerUri")?,
+                ])
+            })?;
+            let sponsors = |name: &str| {
+                struct_rows(o, name, |s| {
+                    Ok(vec![
+                        s.text("id")?,
+                        odata_type(s, DIRECTORY_OBJECTS)?,
+                        s.text("displayName")?,
+                    ])
                 })
-                .transpose()?;
-            let sponsors = |name: &str| -> Result<Option<Vec<Vec<Option<String>>>>, String> {
-                objects(o, name)?
-                    .map(|items| {
-                        items
-                            .into_iter()
-                            .map(|s| {
-                                Ok(vec![
-                                    s.text("id")?,
-                                    odata_type(s, DIRECTORY_OBJECTS)?,
-                                    s.text("displayName")?,
-                                ])
-                            })
-                            .collect::<Result<Vec<_>, String>>()
-                    })
-                    .transpose()
-                    .map_err(|e| format!("`{name}`: {e}"))
+                .map_err(|e| format!("`{name}`: {e}"))
             };
             r.s("Id", Some(id(o)?))
                 .s("DisplayName", o.text("displayName")?)
