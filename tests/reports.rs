@@ -32,28 +32,6 @@ const REPORTS: [&str; 6] = [
     "user-resources",
 ];
 
-fn temp_root(prefix: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    if let Ok(entries) = std::fs::read_dir(root) {
-        for e in entries.flatten() {
-            let stale = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age.as_secs() > 3600);
-            if stale && e.file_name().to_string_lossy().starts_with(prefix) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(root)
-        .unwrap()
-        .keep()
-}
-
 /// Writes the snapshots of `tests/fixtures/reports/tenant.json` (`{SnapshotDate: {Table:
 /// [rows]}}`) as `DATA/<Table>/snapshot=<date>/part-0.parquet`, typed by the snapshot contract.
 fn write_snapshots(data: &Path, tenant: &Value) {
@@ -97,7 +75,7 @@ fn fixture_tenant() -> Value {
 fn tenant_data() -> &'static Path {
     static DATA: OnceLock<PathBuf> = OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = temp_root("reports-tenant-");
+        let dir = util::kept_temp_dir("reports-tenant-");
         write_snapshots(&dir, &fixture_tenant());
         dir
     })
@@ -452,7 +430,7 @@ fn access_at_compares_the_log_with_the_nearest_snapshot() {
 fn sample_data() -> &'static Path {
     static DATA: OnceLock<PathBuf> = OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = temp_root("reports-sample-");
+        let dir = util::kept_temp_dir("reports-sample-");
         let (_, r) = util::ingest(&dir, &[util::repo("sample-data/graph")]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         dir

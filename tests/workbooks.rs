@@ -56,29 +56,7 @@ const ROLE_COLUMNS: [&str; 9] = [
 fn data() -> &'static Path {
     static DATA: OnceLock<PathBuf> = OnceLock::new();
     DATA.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        if let Ok(entries) = std::fs::read_dir(root) {
-            for e in entries.flatten() {
-                let stale = e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age.as_secs() > 3600);
-                if stale
-                    && e.file_name()
-                        .to_string_lossy()
-                        .starts_with("workbooks-data-")
-                {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("workbooks-data-")
-            .tempdir_in(root)
-            .unwrap()
-            .keep();
+        let dir = util::kept_temp_dir("workbooks-data-");
         let (summary, _) = util::ingest(&dir, &[util::repo("sample-data")]);
         assert_eq!(summary["written"], 5000, "{summary}");
         dir

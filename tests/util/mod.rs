@@ -172,3 +172,28 @@ pub fn step_table(step: &Value) -> (Vec<String>, Vec<Value>) {
         .collect();
     (columns, rows)
 }
+
+/// A temp directory under Cargo's per-target temp dir that outlives the test (shared by the tests
+/// of one binary through a `OnceLock`); left-overs of runs older than an hour with the same
+/// `prefix` are removed first.
+pub fn kept_temp_dir(prefix: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600);
+            if stale && e.file_name().to_string_lossy().starts_with(prefix) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(root)
+        .unwrap()
+        .keep()
+}

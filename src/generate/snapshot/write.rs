@@ -91,30 +91,23 @@ pub fn write_snapshot(truth: &GroundTruth, out: &Path) -> Result<SnapshotFiles> 
     w.collection("groups", "groups", "groups", &groups)?;
     for gt in &truth.groups {
         let id = &g.groups[gt.group].id;
-        let direct: Vec<Value> = gt
-            .groups
-            .iter()
-            .map(|&c| member_group_json(g, c))
-            .chain(gt.users.iter().map(|&u| member_user_json(g, u)))
-            .collect();
-        w.collection(
-            &format!("groups/{id}/members"),
-            "directoryObjects",
-            &format!("groups/{id}/members"),
-            &direct,
-        )?;
-        let transitive: Vec<Value> = gt
-            .transitive_groups
-            .iter()
-            .map(|&c| member_group_json(g, c))
-            .chain(gt.transitive_users.iter().map(|&u| member_user_json(g, u)))
-            .collect();
-        w.collection(
-            &format!("groups/{id}/transitiveMembers"),
-            "directoryObjects",
-            &format!("groups/{id}/transitiveMembers"),
-            &transitive,
-        )?;
+        let lists = [
+            ("members", &gt.groups, &gt.users),
+            (
+                "transitiveMembers",
+                &gt.transitive_groups,
+                &gt.transitive_users,
+            ),
+        ];
+        for (kind, groups, users) in lists {
+            let members: Vec<Value> = groups
+                .iter()
+                .map(|&c| member_group_json(g, c))
+                .chain(users.iter().map(|&u| member_user_json(g, u)))
+                .collect();
+            let path = format!("groups/{id}/{kind}");
+            w.collection(&path, "directoryObjects", &path, &members)?;
+        }
     }
 
     let catalogs: Vec<Value> = (0..g.catalogs.len()).map(|c| catalog_json(g, c)).collect();
