@@ -1331,9 +1331,7 @@ fn param_json(item: &str, p: &Parameter) -> Value {
     }
     m.insert("typeSettings".into(), Value::Object(ts));
     if let Choices::Static(cs) = &p.choices {
-        let plain = cs
-            .iter()
-            .all(|c| c.label.is_none() && !c.selected && c.group.is_none());
+        let plain = cs.iter().all(Choice::is_plain);
         let arr: Vec<Value> = cs
             .iter()
             .map(|c| {

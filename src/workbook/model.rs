@@ -271,6 +271,13 @@ pub struct Choice {
     pub group: Option<String>,
 }
 
+impl Choice {
+    /// A bare value (no label, not selected, no group): files write it as a plain string.
+    pub fn is_plain(&self) -> bool {
+        self.label.is_none() && !self.selected && self.group.is_none()
+    }
+}
+
 /// A parameter value as written in a file (saved `value`, `defaultValue`) or on the command line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {

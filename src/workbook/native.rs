@@ -1339,9 +1339,7 @@ fn choices_lines(cs: &[Choice]) -> Vec<String> {
     if cs.is_empty() {
         return vec!["choices: []".into()];
     }
-    let plain = cs
-        .iter()
-        .all(|c| c.label.is_none() && !c.selected && c.group.is_none());
+    let plain = cs.iter().all(Choice::is_plain);
     let items: Vec<String> = cs
         .iter()
         .map(|c| {
