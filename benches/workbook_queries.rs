@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench --bench workbook_queries -- --data DIR [--now RFC3339] [--runs N] [--warmup N]
-//!     [--package ID] [--app NAME] [--user UPN] [--only CASE,...] [--list]
+//!     [--budget SECONDS] [--package ID] [--app NAME] [--user UPN] [--only CASE,...] [--list]
 //! ```
 //!
 //! Cases (a case whose flag is missing is skipped):
@@ -21,6 +21,10 @@
 //! - `request-status`: `report request-status --user UPN` (= `run request-status --param
 //!   User=UPN`)
 //!
+//! Each case runs `--warmup` times (default 1) untimed, then `--runs` times (default 5); a
+//! warm-up slower than 5 s counts as a run (the caches it warms matter little then), and runs
+//! stop early once their total passes `--budget` seconds (default 60; at least one run).
+//!
 //! Prints one JSON line per case on stdout: `{"name", "command", "runs": [seconds...],
 //! "median", "min", "rows"}`. `rows` counts the rows the step queries produced (before a row
 //! limit cut) for `run`, the allowed values of the drop-down for `params`, the result rows for
@@ -35,6 +39,9 @@ use auditbook::cli::workbook::{InputArgs, walk_workbook};
 use auditbook::engine::Engine;
 use auditbook::workbook::run::{Mode, walk};
 use auditbook::workbook::{Item, ItemKind, StepResult, load_builtin_or_path};
+
+/// A warm-up run slower than this (seconds) counts as a measured run.
+const SLOW_WARMUP: f64 = 5.0;
 
 const DAILY_KQL: &str = "AuditLogs | summarize count() by bin(TimeGenerated, 1d), Category";
 
@@ -66,6 +73,7 @@ struct Args {
     data: Option<PathBuf>,
     now: Option<String>,
     runs: Option<usize>,
+    budget: Option<f64>,
     warmup: Option<usize>,
     package: Option<String>,
     app: Option<String>,
@@ -109,6 +117,14 @@ fn parse_args() -> Args {
             "--data" => args.data = value.map(PathBuf::from),
             "--now" => args.now = value,
             "--runs" => args.runs = number(value),
+            "--budget" => {
+                args.budget = value.map(|v| {
+                    v.parse().unwrap_or_else(|_| {
+                        eprintln!("--budget {v}: expected seconds");
+                        std::process::exit(2)
+                    })
+                })
+            }
             "--warmup" => args.warmup = number(value),
             "--package" => args.package = value,
             "--app" => args.app = value,
@@ -317,13 +333,15 @@ fn main() {
         .unwrap_or_else(|| "2026-11-01T00:00:00Z".to_string());
     let runs = args.runs.unwrap_or(5).max(1);
     let warmup = args.warmup.unwrap_or(1);
+    let budget = args.budget.unwrap_or(60.0);
     let global = GlobalArgs { data };
     let mut failed = false;
     for case in cases(&args) {
         let mut rows = 0;
-        let mut times = Vec::with_capacity(runs);
+        let mut times: Vec<f64> = Vec::with_capacity(runs);
         let mut error = None;
-        for i in 0..warmup + runs {
+        let mut i = 0;
+        while times.len() < runs && (times.is_empty() || times.iter().sum::<f64>() < budget) {
             let start = Instant::now();
             match run_once(&case, &global, &now) {
                 Ok(n) => rows = n,
@@ -332,9 +350,11 @@ fn main() {
                     break;
                 }
             }
-            if i >= warmup {
-                times.push(start.elapsed().as_secs_f64());
+            let secs = start.elapsed().as_secs_f64();
+            if i >= warmup || secs > SLOW_WARMUP {
+                times.push(secs);
             }
+            i += 1;
         }
         let line = match error {
             Some(e) => {
