@@ -27,6 +27,10 @@ pub struct Args {
     /// Also print DataFusion's optimized logical and physical plans.
     #[arg(long)]
     pub plan: bool,
+    /// Run the query and print the physical plan with its metrics (rows, time, bytes scanned,
+    /// files and pages pruned): where a slow query spends its time.
+    #[arg(long)]
+    pub analyze: bool,
     /// `text` (default) or `json` (`{"sql", "columns", "render", "warnings", "plan"}`; compile
     /// errors as `{"diagnostics": [...]}` on stdout, exit code 2).
     #[arg(long, value_enum, default_value = "text")]
@@ -56,18 +60,28 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
-    let plan = if args.plan {
+    let plan = if args.plan || args.analyze {
         let rt = runtime()?;
         let df = rt.block_on(engine.kql_dataframe(&compiled))?;
         let state = engine.context().state();
         let logical = state.optimize(df.logical_plan())?;
         let physical = rt.block_on(state.create_physical_plan(&logical))?;
-        Some((
-            logical.display_indent().to_string(),
+        let shown = if args.analyze {
+            rt.block_on(datafusion::physical_plan::collect(
+                physical.clone(),
+                engine.context().task_ctx(),
+            ))?;
+            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+                physical.as_ref(),
+            )
+            .indent(true)
+            .to_string()
+        } else {
             datafusion::physical_plan::displayable(physical.as_ref())
                 .indent(true)
-                .to_string(),
-        ))
+                .to_string()
+        };
+        Some((logical.display_indent().to_string(), shown))
     } else {
         None
     };
@@ -77,6 +91,17 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
                 eprint!("{}", w.render(&file, &kql));
             }
             println!("{}", compiled.pretty_sql());
+            for (table, schema) in &compiled.narrowed {
+                for f in schema.fields() {
+                    let full = engine
+                        .catalog()
+                        .table(table)
+                        .and_then(|s| s.field_with_name(f.name()).ok().cloned());
+                    if full.is_some_and(|full| full.data_type() != f.data_type()) {
+                        println!("-- reads only {table}.{}: {}", f.name(), f.data_type());
+                    }
+                }
+            }
             if let Some((logical, physical)) = &plan {
                 println!("\n-- optimized logical plan\n{logical}\n-- physical plan\n{physical}");
             }

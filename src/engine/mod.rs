@@ -54,6 +54,9 @@ impl QueryResult {
 pub struct Engine {
     ctx: SessionContext,
     data_dir: PathBuf,
+    /// The tables stored as Parquet: name → (directory, partition column), to re-declare them
+    /// with narrowed nested types for one query ([`Engine::kql_dataframe`]).
+    stored: Arc<Vec<(String, PathBuf, &'static str)>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -71,7 +74,9 @@ impl Engine {
         crate::store::recover(data_dir)?;
         let ctx = SessionContext::new_with_config(session_config());
         let audit_logs = crate::store::audit_logs_dir(data_dir);
+        let mut stored = Vec::new();
         let table: Arc<dyn datafusion::catalog::TableProvider> = if audit_logs.is_dir() {
+            stored.push((AUDIT_LOGS.to_string(), audit_logs.clone(), DATE_PARTITION));
             Arc::new(listing_table(&ctx, &audit_logs)?)
         } else {
             empty_table()?
@@ -80,6 +85,7 @@ impl Engine {
         for (name, schema) in snapshot_schemas() {
             let dir = data_dir.join(name);
             let table: Arc<dyn datafusion::catalog::TableProvider> = if dir.is_dir() {
+                stored.push((name.to_string(), dir.clone(), SNAPSHOT_PARTITION));
                 Arc::new(partitioned_table(&ctx, &dir, schema, SNAPSHOT_PARTITION)?)
             } else {
                 Arc::new(MemTable::try_new(
@@ -93,6 +99,7 @@ impl Engine {
         Ok(Engine {
             ctx,
             data_dir: data_dir.to_path_buf(),
+            stored: Arc::new(stored),
         })
     }
 
@@ -118,10 +125,14 @@ impl Engine {
     /// The tables KQL queries can read, with the columns KQL sees (`date` is the dataset's
     /// partition, not a KQL column).
     pub fn catalog(&self) -> crate::kql::Catalog {
-        snapshot_schemas().iter().fold(
-            crate::kql::Catalog::new().with_table(AUDIT_LOGS, audit_logs_schema()),
-            |c, (name, schema)| c.with_table(name, schema.clone()),
-        )
+        let audit_logs = crate::kql::Catalog::new()
+            .with_table(AUDIT_LOGS, audit_logs_schema())
+            .with_day_partition(AUDIT_LOGS, audit_logs_day_partition());
+        snapshot_schemas()
+            .iter()
+            .fold(audit_logs, |c, (name, schema)| {
+                c.with_table(name, schema.clone())
+            })
     }
 
     /// Compiles a KQL query against this engine's tables; `now()` is the current time.
@@ -155,14 +166,78 @@ impl Engine {
     }
 
     /// Plans a compiled KQL query from its SQL syntax tree (no SQL text is parsed again).
+    ///
+    /// Tables whose nested columns the query reads only in part are planned re-declared with
+    /// the narrowed types ([`crate::kql::narrow`]), so the Parquet reader skips the other leaves.
     pub async fn kql_dataframe(&self, compiled: &crate::kql::Compiled) -> Result<DataFrame> {
         use datafusion::sql::parser::Statement;
         use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
         let statement = Statement::Statement(Box::new(SqlStatement::Query(Box::new(
             compiled.query.clone(),
         ))));
-        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let state = self.planning_state(&compiled.narrowed).await?;
+        let plan = state.statement_to_plan(statement).await?;
         Ok(self.ctx.execute_logical_plan(plan).await?)
+    }
+
+    /// The session state to plan a query in: the engine's own, or, when some tables are to be
+    /// read narrowed, a copy whose catalog holds those tables re-declared (the others shared).
+    async fn planning_state(
+        &self,
+        narrowed: &[(String, SchemaRef)],
+    ) -> Result<datafusion::execution::SessionState> {
+        use datafusion::catalog::{
+            CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList,
+            MemorySchemaProvider, SchemaProvider,
+        };
+        let state = self.ctx.state();
+        let overrides: Vec<_> = narrowed
+            .iter()
+            .filter_map(|(name, schema)| {
+                let (_, dir, partition) = self.stored.iter().find(|(n, ..)| n == name)?;
+                Some((name, dir, *partition, schema))
+            })
+            .collect();
+        if overrides.is_empty() {
+            return Ok(state);
+        }
+        let options = &state.config().options().catalog;
+        let (catalog_name, schema_name) = (
+            options.default_catalog.clone(),
+            options.default_schema.clone(),
+        );
+        let schema = Arc::new(MemorySchemaProvider::new());
+        if let Some(current) = self
+            .ctx
+            .catalog(&catalog_name)
+            .and_then(|c| c.schema(&schema_name))
+        {
+            for name in current.table_names() {
+                if overrides.iter().any(|(n, ..)| **n == name) {
+                    continue;
+                }
+                if let Some(table) = current.table(&name).await? {
+                    schema.register_table(name, table)?;
+                }
+            }
+        }
+        for (name, dir, partition, narrowed) in overrides {
+            let table = partitioned_table(&self.ctx, dir, narrowed, partition)?;
+            schema.register_table(name.clone(), Arc::new(table))?;
+        }
+        let catalog = Arc::new(MemoryCatalogProvider::new());
+        catalog.register_schema(&schema_name, schema)?;
+        let list = Arc::new(MemoryCatalogProviderList::new());
+        datafusion::catalog::CatalogProviderList::register_catalog(
+            list.as_ref(),
+            catalog_name,
+            catalog,
+        );
+        Ok(
+            datafusion::execution::SessionStateBuilder::new_from_existing(state)
+                .with_catalog_list(list)
+                .build(),
+        )
     }
 
     /// Runs a read-only SQL query and collects its result, schema included.
@@ -234,6 +309,16 @@ pub fn session_config() -> SessionConfig {
     options.execution.parquet.pushdown_filters = true;
     options.execution.parquet.reorder_filters = true;
     config
+}
+
+/// How `AuditLogs` is partitioned: `date` is the UTC day of `ActivityDateTime`, and
+/// `TimeGenerated` is within a day of it.
+pub fn audit_logs_day_partition() -> crate::kql::partition::DayPartition {
+    crate::kql::partition::DayPartition {
+        column: DATE_PARTITION,
+        exact_column: "ActivityDateTime",
+        near_columns: &["TimeGenerated"],
+    }
 }
 
 /// The columns of `AuditLogs` as queries see them: the canonical schema plus `date`.

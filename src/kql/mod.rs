@@ -49,7 +49,9 @@ pub mod ast;
 pub mod binder;
 pub mod ir;
 pub mod lexer;
+pub mod narrow;
 pub mod parser;
+pub mod partition;
 pub mod prune;
 pub mod sqlgen;
 pub mod types;
@@ -73,6 +75,10 @@ pub struct Compiled {
     pub render: Option<RenderHint>,
     /// Warnings of every stage (the query compiled).
     pub warnings: Vec<Diagnostic>,
+    /// Tables whose nested columns the query reads only in part, with their schema narrowed to
+    /// the fields it reads ([`narrow`]): the engine plans the query against these, so the
+    /// Parquet reader decodes only those leaves. The SQL text is the same either way.
+    pub narrowed: Vec<(String, arrow::datatypes::SchemaRef)>,
 }
 
 impl Compiled {
@@ -119,8 +125,10 @@ pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<D
         .visible()
         .map(|c| (c.name.clone(), c.ty.clone()))
         .collect();
+    let rel = prune::prune(partition::add_partition_filters(bound.rel, catalog));
     Ok(Compiled {
-        query: sqlgen::ir_to_sql(&prune::prune(bound.rel)),
+        query: sqlgen::ir_to_sql(&rel),
+        narrowed: narrow::narrowed_schemas(&rel, catalog),
         columns,
         render: bound.render,
         warnings: diagnostics,

@@ -54,9 +54,16 @@ fn conform(schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch> {
             if column.data_type() == field.data_type() {
                 Ok(column.clone())
             } else {
-                cast(column, field.data_type())
+                cast(column, field.data_type()).map_err(|e| {
+                    crate::Error::Invalid(format!(
+                        "column `{}`: cannot write {} values as {}: {e}",
+                        field.name(),
+                        column.data_type(),
+                        field.data_type()
+                    ))
+                })
             }
         })
-        .collect::<Result<Vec<ArrayRef>, _>>()?;
+        .collect::<Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }

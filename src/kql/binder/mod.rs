@@ -37,6 +37,8 @@ pub struct Catalog {
     /// `[start, end]`, nanoseconds UTC: every table with a `TimeGenerated` column is read
     /// through `where TimeGenerated between (start .. end)` (a workbook's time context).
     time_range: Option<(i64, i64)>,
+    /// Tables stored in day partitions (see [`crate::kql::partition`]).
+    day_partitions: Vec<(String, crate::kql::partition::DayPartition)>,
 }
 
 impl Catalog {
@@ -55,6 +57,23 @@ impl Catalog {
 
     pub fn names(&self) -> Vec<&str> {
         self.tables.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// Declares that `table` is stored in day partitions, so that time bounds prune them.
+    pub fn with_day_partition(
+        mut self,
+        table: &str,
+        partition: crate::kql::partition::DayPartition,
+    ) -> Catalog {
+        self.day_partitions.push((table.to_string(), partition));
+        self
+    }
+
+    pub fn day_partition(&self, table: &str) -> Option<&crate::kql::partition::DayPartition> {
+        self.day_partitions
+            .iter()
+            .find(|(n, _)| n == table)
+            .map(|(_, p)| p)
     }
 
     /// The same tables, each read only within `[start, end]` of `TimeGenerated` (nanoseconds).

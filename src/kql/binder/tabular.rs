@@ -1191,6 +1191,14 @@ impl Binder<'_> {
             };
             lists.push((name, list, item_ty, to));
         }
+        // One typed list without an index: DataFusion's `unnest` of the list itself.
+        if lists.len() == 1
+            && item_index.is_none()
+            && matches!(lists[0].1.ty, Ty::Dyn(DataType::List(_)))
+        {
+            let (name, list, item_ty, to) = lists.pop().expect("one list");
+            return self.mv_expand_unnest(input, name, list, item_ty, to, limit);
+        }
         // Layer 1: the row count per input row, expanded as an index column.
         let idx = hidden_name(&input, "__idx");
         let mut listcols = Vec::new();
@@ -1293,6 +1301,72 @@ impl Binder<'_> {
             None => layer2,
         };
         Ok((self.project(layer2, out), names))
+    }
+
+    /// `mv-expand` of one typed list, no item index: `unnest` of the list, with a null list made
+    /// one null element (Kusto's one null row; `unnest` drops nulls) and the list cut to
+    /// `limit` first (`kql_expandable`, [`crate::kql::udf::expand`]). The list is not carried through the expansion, so the input's other
+    /// columns are the only ones repeated per element.
+    fn mv_expand_unnest(
+        &mut self,
+        input: Rel,
+        name: String,
+        list: TExpr,
+        item_ty: Ty,
+        to: Option<Ty>,
+        limit: Option<u64>,
+    ) -> B<(Rel, Vec<String>)> {
+        // DataFusion 55 keeps uniqueness facts through unnest (see `udf::barrier`); the barrier
+        // gets its own projection (an aliased column beside `unnest` confuses its planner).
+        let input = if derives_from_grouping(&input) {
+            let mut items = Self::passthrough(&input);
+            for (_, t) in items.iter_mut() {
+                t.e = Expr::call("kql_barrier", vec![t.e.clone()]);
+            }
+            self.project(input, items)
+        } else {
+            input
+        };
+        let elem = hidden_name(&input, "__elem");
+        let order: Vec<String> = input.visible().map(|c| c.name.clone()).collect();
+        let mut items: Vec<(String, TExpr)> = Self::passthrough(&input)
+            .into_iter()
+            .filter(|(n, _)| n != &name)
+            .collect();
+        let prepared = Expr::call(
+            "kql_expandable",
+            vec![list.e, Expr::long(limit.map_or(i64::MAX, |n| n as i64))],
+        );
+        items.push((
+            elem.clone(),
+            TExpr::new(Expr::Unnest(Box::new(prepared)), item_ty.clone(), true),
+        ));
+        let mut layer = self.project(input, items);
+        for c in layer.columns.iter_mut() {
+            if c.name == elem {
+                c.hidden = true;
+            }
+        }
+        let element = TExpr::new(Expr::col(&elem), item_ty, true);
+        let element = match to {
+            Some(ty) => self.convert(element, &ty, Span::default())?,
+            None => element,
+        };
+        let mut out: Vec<(String, TExpr)> = Vec::new();
+        for n in &order {
+            if n == &name {
+                out.push((name.clone(), element.clone()));
+            } else if let Some(c) = layer.columns.iter().find(|c| &c.name == n) {
+                out.push((
+                    n.clone(),
+                    TExpr::new(Expr::col(n), c.ty.clone(), c.nullable),
+                ));
+            }
+        }
+        if !order.contains(&name) {
+            out.push((name.clone(), element));
+        }
+        Ok((self.project(layer, out), vec![name]))
     }
 
     /// Visible and hidden columns (for layers that must keep hidden ones).

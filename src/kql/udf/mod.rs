@@ -15,6 +15,7 @@
 pub mod aggregate;
 pub mod barrier;
 mod common;
+pub mod expand;
 pub mod json;
 pub mod strings;
 pub mod time;
@@ -31,6 +32,7 @@ pub fn register(ctx: &SessionContext) {
         ctx.register_udf(udf);
     }
     ctx.register_udf(barrier::kql_barrier());
+    ctx.register_udf(expand::kql_expandable());
     for udaf in aggregate::functions() {
         ctx.register_udaf(udaf);
     }
