@@ -645,9 +645,19 @@ class Harness:
         self.save_state()
         return out / "graph"
 
+    def dataset_key(self, inputs: list) -> dict:
+        """What a dataset depends on: its inputs, and the auditbook binary that wrote it (a new
+        build may write a different layout, so datasets are not reused across builds)."""
+        st = self.ab.stat()
+        return {
+            "inputs": [str(i) for i in inputs],
+            "state": [self.state.get(k) for k in ("gen", "hist")],
+            "auditbook": [st.st_size, st.st_mtime_ns],
+        }
+
     def ingest_once(self, data: Path, inputs: list, key: str):
         """An auditbook dataset of `inputs` at `data`, reused when built from the same inputs."""
-        want = {"inputs": [str(i) for i in inputs], "state": [self.state.get(k) for k in ("gen", "hist")]}
+        want = self.dataset_key(inputs)
         if self.state.get(key) == want and (data / "AuditLogs").is_dir():
             log(f"reusing dataset {data}")
             return
@@ -712,7 +722,7 @@ class Harness:
         if data.exists():
             shutil.rmtree(data)
         ab_out.rename(data)
-        self.state["ab"] = {"inputs": [str(graph)], "state": [self.state.get(k) for k in ("gen", "hist")]}
+        self.state["ab"] = self.dataset_key([graph])
         self.save_state()
 
     # d. picks -------------------------------------------------------------------------------
@@ -1171,7 +1181,7 @@ def main():
                     help="seconds per case and engine after which runs stop early (default 60)")
     ap.add_argument("--work", default="/work/bench-run", help="work directory (default /work/bench-run)")
     ap.add_argument("--graph", help="use this existing Graph NDJSON directory instead of generating")
-    ap.add_argument("--skip-ingest", action="store_true", help="do not time ingest (reuse WORK/ab)")
+    ap.add_argument("--skip-ingest", action="store_true", help="do not time the ingest (reuse WORK/ab when the same build wrote it)")
     ap.add_argument("--skip-history", action="store_true", help="skip the 3 months vs 3 years case")
     ap.add_argument("--history-density", type=float,
                     help="per-day density of the older history relative to the 3 months "
