@@ -580,6 +580,29 @@ def dir_bytes(path: Path, pattern="*") -> int:
 # The harness
 
 
+class LoadSampler:
+    """Samples the 1-minute load average every 10 s while the benchmark runs (the machine may be
+    shared: the figures are only as good as its quiet)."""
+
+    def __init__(self):
+        import threading
+
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.samples.append(os.getloadavg()[0])
+            self._stop.wait(10)
+
+    def summary(self) -> dict:
+        self._stop.set()
+        xs = self.samples or [os.getloadavg()[0]]
+        return {"min": min(xs), "mean": sum(xs) / len(xs), "max": max(xs), "samples": len(xs)}
+
+
 class Harness:
     def __init__(self, args):
         self.args = args
@@ -1054,7 +1077,9 @@ class Harness:
             f"- rustc: {m['rustc']}; DuckDB {m['duckdb']} (Python {m['python']})",
             f"- auditbook commit {m['commit']}"
             + (f" plus uncommitted changes in {', '.join(m['uncommitted'])}" if m["uncommitted"] else ""),
-            f"- Load average at start / end: {fmt_load(r['loadavg_start'])} / {fmt_load(r['loadavg_end'])}",
+            f"- Load average at start / end: {fmt_load(r['loadavg_start'])} / {fmt_load(r['loadavg_end'])}"
+            + (f"; 1-minute load during the measurements: mean {r['load_during_run']['mean']:.1f}, "
+               f"max {r['load_during_run']['max']:.1f} (on {m['cores']} cores)" if r.get("load_during_run") else ""),
         ]
         if r.get("picks"):
             p = r["picks"]
@@ -1107,6 +1132,13 @@ class Harness:
         t0 = time.perf_counter()
         self.build()
         import_duckdb()
+        # What was measured: the tree as built (other work may change it during the run).
+        self.results["machine"] = self.machine()
+        sampler = LoadSampler()
+        cores = os.cpu_count() or 1
+        if os.getloadavg()[0] > cores:
+            log(f"WARNING: the machine is busy (load {os.getloadavg()[0]:.1f} on {cores} cores): "
+                "figures will be noisy")
         self.results["events"] = a.events
         if a.graph:
             graph = Path(a.graph).resolve()
@@ -1128,9 +1160,9 @@ class Harness:
         if self.wanted("cold"):
             self.bench_cold()
         self.results["loadavg_end"] = os.getloadavg()
+        self.results["load_during_run"] = sampler.summary()
         self.results["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self.results["total_seconds"] = time.perf_counter() - t0
-        self.results["machine"] = self.machine()
 
         print_table(self.table())
         full = not (a.only or a.skip_ingest or a.skip_history or a.graph)
