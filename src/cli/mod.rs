@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{Outcome, Result};
 
+pub mod compact;
 pub mod explain;
 pub mod generate;
 pub mod ingest;
@@ -42,6 +43,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Ingest Entra audit-log exports into the dataset.
     Ingest(ingest::Args),
+    /// Merge the days holding several Parquet files (incremental ingests) into one file each.
+    Compact(compact::Args),
     /// Run a SQL or KQL query over the dataset.
     Query(query::Args),
     /// Show the SQL a KQL query or a workbook's steps compile to (and DataFusion's plan).
@@ -68,6 +71,7 @@ pub fn run() -> Result<Outcome> {
     let cli = Cli::parse();
     match cli.command {
         Command::Ingest(args) => ingest::run(args, &cli.global),
+        Command::Compact(args) => compact::run(args, &cli.global),
         Command::Query(args) => query::run(args, &cli.global),
         Command::Explain(args) => explain::run(args, &cli.global),
         Command::Generate(args) => generate::run(args, &cli.global),

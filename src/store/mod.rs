@@ -11,9 +11,10 @@
 //! DATA/_auditbook/ingests/<txn>.json                 one summary per committed ingest
 //! DATA/_auditbook/staging/<txn>/                     work files of an ingest in progress
 //! ```
-//! An ingest stages records per day (Arrow IPC chunks, so memory stays bounded), then, per day,
-//! drops the records whose `Id` the day already holds or that came earlier in the same ingest,
-//! sorts the rest by `TimeGenerated` and writes one new Parquet file for the day into staging.
+//! An ingest buffers records per day as Arrow batches and, while it is still reading, seals days
+//! into staging ([`days`]): drops the records whose `Id` the day already holds or that came
+//! earlier in the same ingest, sorts the rest by `TimeGenerated` and writes a Parquet part. At
+//! commit a day with several parts (records that came late) is merged into one new file.
 //! The commit writes a journal of renames, applies it, and removes it; a crash before the journal
 //! leaves the dataset untouched, a crash after it is rolled forward by the next writer or reader.
 //!
@@ -30,15 +31,13 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::{
-    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, sort_to_indices,
-    take_record_batch,
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
 };
 use arrow::ipc::reader::FileReader as IpcReader;
 use arrow::ipc::writer::FileWriter as IpcWriter;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -51,6 +50,10 @@ use crate::snapshot_schema::{SNAPSHOT_PARTITION, snapshot_partition_value, snaps
 use crate::time::utc_day;
 use crate::{Error, Result};
 
+pub mod compact;
+pub mod days;
+use days::Days;
+
 const META_DIR: &str = "_auditbook";
 const QUARANTINE_DIR: &str = "_quarantine";
 const JOURNAL: &str = "journal.json";
@@ -58,6 +61,8 @@ const JOURNAL: &str = "journal.json";
 const STAGE_ROWS: usize = 20_000;
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows per data page (at most): a time range on the sorted `TimeGenerated` prunes pages.
+const DATA_PAGE_ROWS: usize = 2048;
 
 /// `DATA/AuditLogs`: the directory holding the `date=YYYY-MM-DD` partitions.
 pub fn audit_logs_dir(data: &Path) -> PathBuf {
@@ -137,6 +142,17 @@ fn read_journal(data: &Path) -> Result<Option<Journal>> {
     }
 }
 
+/// A new transaction's name: its start time (UTC) and the process id.
+fn new_txn_id() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "{}-{:09}-{}",
+        now.format("%Y%m%dT%H%M%S"),
+        now.timestamp_subsec_nanos(),
+        std::process::id()
+    )
+}
+
 /// The dataset's lock file (created if missing), not yet locked.
 fn open_lock(data: &Path) -> Result<(File, PathBuf)> {
     let path = meta_dir(data).join("lock");
@@ -156,6 +172,12 @@ pub fn recover(data: &Path) -> Result<()> {
     }
     let (lock, _) = open_lock(data)?;
     if lock.try_lock().is_err() {
+        // A writer is applying its journal (a few renames): wait for it to finish, so this
+        // reader sees the dataset before or after, not halfway.
+        let started = std::time::Instant::now();
+        while meta_dir(data).join(JOURNAL).exists() && started.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         return Ok(());
     }
     if let Some(j) = read_journal(data)? {
@@ -197,22 +219,16 @@ impl Dataset {
 
     /// Starts an ingest.
     pub fn begin(&self) -> Result<Transaction<'_>> {
-        let now = chrono::Utc::now();
-        let txn = format!(
-            "{}-{:09}-{}",
-            now.format("%Y%m%dT%H%M%S"),
-            now.timestamp_subsec_nanos(),
-            std::process::id()
-        );
+        let txn = new_txn_id();
         let staging = meta_dir(&self.root).join("staging").join(&txn);
         io(&staging, fs::create_dir_all(&staging))?;
         Ok(Transaction {
             dataset: self,
             txn,
+            days: Days::new(&self.root, &staging),
             staging,
             buffers: BTreeMap::new(),
             buffered: 0,
-            chunks: BTreeMap::new(),
             snapshot_buffers: BTreeMap::new(),
             snapshot_chunks: BTreeMap::new(),
             chunk_seq: 0,
@@ -276,7 +292,7 @@ pub struct Transaction<'a> {
     staging: PathBuf,
     buffers: BTreeMap<String, Vec<AuditRecord>>,
     buffered: usize,
-    chunks: BTreeMap<String, Vec<PathBuf>>,
+    days: Days,
     /// Snapshot rows buffered, and staged chunks, per table and date. A key present in
     /// `snapshot_chunks` (even with no chunk) means the ingest holds that collection.
     snapshot_buffers: BTreeMap<SnapshotKey, Vec<SnapshotRow>>,
@@ -300,6 +316,12 @@ impl Transaction<'_> {
             self.stage()?;
         }
         Ok(())
+    }
+
+    /// Adds accepted records of one day (the UTC day of their `ActivityDateTime`), as a batch of
+    /// the `AuditLogs` schema, in input order.
+    pub fn add_batch(&mut self, day: String, batch: RecordBatch) -> Result<()> {
+        self.days.add(day, batch)
     }
 
     /// Declares that this ingest holds snapshot `table` at `snapshot`: at commit its rows replace
@@ -333,19 +355,12 @@ impl Transaction<'_> {
         Ok(())
     }
 
-    /// Writes the buffered records to staging, one Arrow IPC chunk per day.
+    /// Hands the buffered records to the day buffers (as Arrow batches) and writes the buffered
+    /// snapshot rows to staging, one Arrow IPC chunk per table and date.
     fn stage(&mut self) -> Result<()> {
         for (day, records) in std::mem::take(&mut self.buffers) {
             let batch = records_to_batch(&records)?;
-            self.chunk_seq += 1;
-            let dir = self.staging.join("chunks").join(&day);
-            io(&dir, fs::create_dir_all(&dir))?;
-            let path = dir.join(format!("{:06}.arrow", self.chunk_seq));
-            let file = io(&path, File::create(&path))?;
-            let mut w = IpcWriter::try_new(BufWriter::new(file), &batch.schema())?;
-            w.write(&batch)?;
-            w.finish()?;
-            self.chunks.entry(day).or_default().push(path);
+            self.days.add(day, batch)?;
         }
         for ((table, snapshot), rows) in std::mem::take(&mut self.snapshot_buffers) {
             let batch = rows_to_batch(table, snapshot, &rows)?;
@@ -380,28 +395,34 @@ impl Transaction<'_> {
         };
         let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new();
         let out_dir = self.staging.join("out");
-        let days: Vec<(String, Vec<PathBuf>)> =
-            std::mem::take(&mut self.chunks).into_iter().collect();
         let name = format!("part-{}.parquet", self.txn);
-        // Days are independent: deduplicate, sort and encode them on every core.
-        let outcomes = for_each_parallel(&days, |(day, chunks)| -> Result<(u64, u64)> {
-            let (batch, staged) = dedupe_day(&data, chunks)?;
-            if batch.num_rows() > 0 {
-                let staged_path = out_dir.join(format!("{DATE_PARTITION}={day}")).join(&name);
-                write_parquet(&staged_path, &batch)?;
+        // Days still open are sealed on every core; a day sealed more than once (records that
+        // came late) has its parts merged into one file.
+        let days: Vec<(String, (Vec<PathBuf>, days::Sealed))> =
+            std::mem::replace(&mut self.days, Days::new(&data, &self.staging))
+                .finish()?
+                .into_iter()
+                .collect();
+        let outcomes = for_each_parallel(&days, |(day, (parts, _))| -> Result<Option<PathBuf>> {
+            match parts.as_slice() {
+                [] => Ok(None),
+                [one] => Ok(Some(one.clone())),
+                several => {
+                    let merged = days::merge_files(several)?;
+                    let path = out_dir.join(format!("{DATE_PARTITION}={day}")).join(&name);
+                    write_parquet(&path, &merged)?;
+                    Ok(Some(path))
+                }
             }
-            Ok((staged, batch.num_rows() as u64))
         });
-        for ((day, _), outcome) in days.into_iter().zip(outcomes) {
-            let (staged, kept) = outcome?;
-            stats.duplicates += staged - kept;
-            if kept == 0 {
+        for ((day, (_, sealed)), outcome) in days.into_iter().zip(outcomes) {
+            stats.duplicates += sealed.staged - sealed.kept;
+            let Some(path) = outcome? else {
                 continue;
-            }
-            stats.written += kept;
-            let staged_path = out_dir.join(format!("{DATE_PARTITION}={day}")).join(&name);
+            };
+            stats.written += sealed.kept;
             moves.push((
-                rel(&data, &staged_path),
+                rel(&data, &path),
                 rel(&data, &day_dir(&data, &day).join(&name)),
             ));
             stats.days.push(day);
@@ -483,6 +504,13 @@ impl Transaction<'_> {
             ),
         ));
 
+        let published: Vec<PathBuf> = moves
+            .iter()
+            .map(|(from, _)| data.join(from))
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .filter(|p| p.starts_with(&self.staging))
+            .collect();
+        sync_files(&published)?;
         let journal = Journal {
             txn: self.txn.clone(),
             moves,
@@ -537,72 +565,11 @@ fn rel(root: &Path, path: &Path) -> PathBuf {
 }
 
 /// The `Id`s already stored for a day.
-fn existing_ids(data: &Path, dir: &Path) -> Result<HashSet<String>> {
+#[cfg(test)]
+fn existing_ids(_data: &Path, dir: &Path) -> Result<HashSet<String>> {
     let mut ids = HashSet::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    for entry in entries {
-        let path = io(dir, entry)?.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("parquet") {
-            continue;
-        }
-        let file = io(&path, File::open(&path))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-            Error::Invalid(format!(
-                "{}: unreadable Parquet file in the dataset {}: {e}",
-                path.display(),
-                data.display()
-            ))
-        })?;
-        let mask = ProjectionMask::columns(builder.parquet_schema(), ["Id"]);
-        for batch in builder.with_projection(mask).build()? {
-            let batch = batch?;
-            let col = batch.column(0).as_string::<i32>();
-            ids.extend(col.iter().flatten().map(str::to_string));
-        }
-    }
+    days::ids_of(&days::parquet_files(dir)?, &mut ids)?;
     Ok(ids)
-}
-
-/// Reads a day's staged chunks, drops records whose `Id` is stored already or came earlier in
-/// this ingest, and returns the rest sorted by `TimeGenerated`, with the number of staged rows.
-fn dedupe_day(data: &Path, chunks: &[PathBuf]) -> Result<(RecordBatch, u64)> {
-    let day = chunks[0]
-        .parent()
-        .and_then(|p| p.file_name())
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let mut seen = existing_ids(data, &day_dir(data, day))?;
-    let schema = audit_logs_schema();
-    let mut kept = Vec::new();
-    let mut staged = 0u64;
-    for chunk in chunks {
-        let reader = IpcReader::try_new(io(chunk, File::open(chunk))?, None)?;
-        for batch in reader {
-            let batch = batch?;
-            staged += batch.num_rows() as u64;
-            let ids = batch
-                .column_by_name("Id")
-                .expect("canonical schema")
-                .as_string::<i32>();
-            let keep: BooleanArray = ids
-                .iter()
-                .map(|id| Some(seen.insert(id.unwrap_or_default().to_string())))
-                .collect();
-            kept.push(filter_record_batch(&batch, &keep)?);
-        }
-    }
-    let all = concat_batches(&schema, &kept)?;
-    let order = sort_to_indices(
-        all.column_by_name("TimeGenerated")
-            .expect("canonical schema"),
-        None,
-        None,
-    )?;
-    Ok((take_record_batch(&all, &order)?, staged))
 }
 
 /// The Parquet files of a directory, with their row counts (from the footers).
@@ -672,32 +639,110 @@ fn dedupe_snapshot(table: &str, chunks: &[PathBuf]) -> Result<(RecordBatch, u64)
     Ok((take_record_batch(&all, &order)?, staged))
 }
 
-/// Writer settings of the dataset's Parquet files.
-fn writer_properties() -> WriterProperties {
+/// Writer settings of the dataset's Parquet files (chosen by measurement on 1M generated
+/// records, `benches/ingest.rs` and the README's figures): zstd level 1 (level 3 costs 15% more
+/// time for 1% less size), page statistics and bloom filters where they prune, small data pages
+/// so a time range reads only the pages it needs.
+pub(crate) fn writer_properties() -> WriterProperties {
+    writer_properties_builder().build()
+}
+
+fn writer_properties_builder() -> parquet::file::properties::WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
+            ZstdLevel::try_new(1).expect("valid level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_column_bloom_filter_enabled("Id".into(), true)
-        .set_column_bloom_filter_enabled("CorrelationId".into(), true)
+        .set_data_page_row_count_limit(DATA_PAGE_ROWS)
         .set_created_by(format!("auditbook {}", env!("CARGO_PKG_VERSION")))
-        .build()
+}
+
+/// `AuditLogs` columns with page statistics (min/max per page and column chunk). Computing
+/// min/max of every string leaf took as long as the rest of the encoding; nested leaves and the
+/// long free-text columns are never pruned on, so they go without.
+const AUDIT_STATISTICS: &[&str] = &[
+    "TimeGenerated",
+    "ActivityDateTime",
+    "Id",
+    "CorrelationId",
+    "Category",
+    "OperationName",
+    "ActivityDisplayName",
+    "Result",
+    "LoggedByService",
+    "AADOperationType",
+    "Identity",
+    "TenantId",
+];
+
+/// `AuditLogs` leaves dictionary-encoded: the short ones of few distinct values. For the others
+/// (ids, names, JSON values) building the dictionary costs more time than it saves size.
+const AUDIT_DICTIONARY: &[&str] = &[
+    "Category",
+    "OperationName",
+    "ActivityDisplayName",
+    "Result",
+    "ResultReason",
+    "LoggedByService",
+    "AADOperationType",
+    "Level",
+    "Location",
+    "ResultType",
+    "ResultSignature",
+    "ResultDescription",
+    "InitiatedBy.user.userType",
+    "TargetResources.list.element.type",
+    "TargetResources.list.element.modifiedProperties.list.element.displayName",
+    "AdditionalDetails.list.element.key",
+];
+
+/// Writer settings of `AuditLogs` files: [`writer_properties`] with per-column statistics,
+/// dictionaries and bloom filters on `Id` (deduplication checks, point lookups) and
+/// `CorrelationId`.
+pub(crate) fn audit_writer_properties() -> WriterProperties {
+    let schema = parquet::arrow::ArrowSchemaConverter::new()
+        .convert(&audit_logs_schema())
+        .expect("the canonical schema converts");
+    let mut b = writer_properties_builder()
+        .set_dictionary_enabled(false)
+        .set_column_bloom_filter_enabled("Id".into(), true)
+        .set_column_bloom_filter_enabled("CorrelationId".into(), true);
+    for leaf in schema.columns() {
+        let path = leaf.path().string();
+        if !AUDIT_STATISTICS.contains(&path.as_str()) {
+            b = b.set_column_statistics_enabled(leaf.path().clone(), EnabledStatistics::None);
+        }
+        if AUDIT_DICTIONARY.contains(&path.as_str()) {
+            b = b.set_column_dictionary_enabled(leaf.path().clone(), true);
+        }
+    }
+    b.build()
 }
 
 fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     let dir = path.parent().expect("file in a directory");
     io(dir, fs::create_dir_all(dir))?;
     let file = io(path, File::create(path))?;
-    let mut w = ArrowWriter::try_new(
-        file,
-        Arc::clone(batch.schema_ref()),
-        Some(writer_properties()),
-    )?;
+    let props = if batch.schema_ref().field_with_name("TimeGenerated").is_ok() {
+        audit_writer_properties()
+    } else {
+        writer_properties()
+    };
+    let mut w = ArrowWriter::try_new(file, Arc::clone(batch.schema_ref()), Some(props))?;
     w.write(batch)?;
-    let file = w.into_inner()?;
-    io(path, file.sync_all())
+    w.into_inner()?;
+    Ok(())
+}
+
+/// Flushes files to disk (on every core: each flush waits for the disk), before a journal
+/// makes them part of the dataset.
+fn sync_files(files: &[PathBuf]) -> Result<()> {
+    for_each_parallel(files, |path| {
+        io(path, File::open(path).and_then(|f| f.sync_all()))
+    })
+    .into_iter()
+    .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,338 @@
+//! Audit records of an ingest in progress, per day: Arrow batches in memory, written out
+//! ("sealed") as deduplicated, sorted Parquet parts while the input is still being read.
+//!
+//! A day is sealed when it has not received records for a while (exports are mostly in time
+//! order, so a day is usually complete by then) or when the batches held in memory pass a budget
+//! (the least recently fed days go first). Sealing runs on a background thread, one job at a
+//! time, so the parts of one day are written in order: each part drops the `Id`s stored already
+//! for its day and those of the day's earlier parts. A day fed again after its seal gets another
+//! part; at commit the parts of such a day are merged into one file. Memory is bounded by the
+//! budget plus the day being sealed, whatever the input's size.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use arrow::datatypes::TimestampNanosecondType;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{day_dir, io, write_parquet};
+use crate::schema::{DATE_PARTITION, audit_logs_schema};
+use crate::{Error, Result};
+
+/// Arrow bytes of buffered days past which the least recently fed days are sealed.
+pub const MEMORY_BUDGET: usize = 192 << 20;
+/// A day not fed by the latest this many records is sealed (time-ordered input: it is done).
+const IDLE_ROWS: u64 = 40_000;
+
+/// What sealing one buffer of a day found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sealed {
+    pub staged: u64,
+    pub kept: u64,
+}
+
+struct Day {
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+    last_add: u64,
+}
+
+struct Job {
+    day: String,
+    batches: Vec<RecordBatch>,
+}
+
+/// The days of one ingest.
+pub struct Days {
+    data: PathBuf,
+    parts_dir: PathBuf,
+    open: BTreeMap<String, Day>,
+    bytes: usize,
+    adds: u64,
+    to_writer: Option<SyncSender<Job>>,
+    writer: Option<JoinHandle<Result<Writer>>>,
+}
+
+/// The background writer's state: the parts written per day, and what each seal found.
+#[derive(Default)]
+pub struct Writer {
+    pub parts: BTreeMap<String, Vec<PathBuf>>,
+    pub stats: BTreeMap<String, Sealed>,
+}
+
+impl Writer {
+    fn seal(
+        &mut self,
+        data: &Path,
+        parts_dir: &Path,
+        day: &str,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
+        let parts = self.parts.entry(day.to_string()).or_default();
+        let (batch, staged) = dedupe_sort(data, day, parts, batches)?;
+        let s = self.stats.entry(day.to_string()).or_default();
+        s.staged += staged;
+        s.kept += batch.num_rows() as u64;
+        if batch.num_rows() > 0 {
+            let path = parts_dir
+                .join(format!("{DATE_PARTITION}={day}"))
+                .join(format!("{:04}.parquet", parts.len()));
+            write_parquet(&path, &batch)?;
+            parts.push(path);
+        }
+        Ok(())
+    }
+}
+
+impl Days {
+    pub fn new(data: &Path, staging: &Path) -> Days {
+        Days {
+            data: data.to_path_buf(),
+            parts_dir: staging.join("parts"),
+            open: BTreeMap::new(),
+            bytes: 0,
+            adds: 0,
+            to_writer: None,
+            writer: None,
+        }
+    }
+
+    /// Adds records of `day` (in input order).
+    pub fn add(&mut self, day: String, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.adds += batch.num_rows() as u64;
+        let bytes = batch.get_array_memory_size();
+        self.bytes += bytes;
+        let d = self.open.entry(day).or_insert_with(|| Day {
+            batches: Vec::new(),
+            bytes: 0,
+            last_add: 0,
+        });
+        d.batches.push(batch);
+        d.bytes += bytes;
+        d.last_add = self.adds;
+        // Idle days first, then the least recently fed while over the budget.
+        let idle: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, d)| d.last_add + IDLE_ROWS < self.adds)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for day in idle {
+            self.seal(&day)?;
+        }
+        while self.bytes > MEMORY_BUDGET {
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, d)| d.last_add)
+                .map(|(k, _)| k.clone())
+                .expect("over budget means a day is open");
+            self.seal(&oldest)?;
+        }
+        Ok(())
+    }
+
+    fn seal(&mut self, day: &str) -> Result<()> {
+        let Some(d) = self.open.remove(day) else {
+            return Ok(());
+        };
+        if std::env::var_os("AUDITBOOK_DEBUG_SEAL").is_some() {
+            eprintln!(
+                "seal {day}: {} batches, {} MB, total {} MB",
+                d.batches.len(),
+                d.bytes >> 20,
+                self.bytes >> 20
+            );
+        }
+        self.bytes -= d.bytes;
+        if self.to_writer.is_none() {
+            let (tx, rx) = sync_channel::<Job>(1);
+            let (data, parts_dir) = (self.data.clone(), self.parts_dir.clone());
+            self.writer = Some(std::thread::spawn(move || {
+                write_jobs(&data, &parts_dir, rx)
+            }));
+            self.to_writer = Some(tx);
+        }
+        let job = Job {
+            day: day.to_string(),
+            batches: d.batches,
+        };
+        if self.to_writer.as_ref().expect("started").send(job).is_err() {
+            // The writer stopped on an error: report it.
+            return Err(self.join_writer().err().unwrap_or_else(|| {
+                Error::Invalid("the background Parquet writer stopped".into())
+            }));
+        }
+        Ok(())
+    }
+
+    fn join_writer(&mut self) -> Result<Writer> {
+        self.to_writer = None;
+        match self.writer.take() {
+            Some(h) => h.join().expect("the Parquet writer does not panic"),
+            None => Ok(Writer::default()),
+        }
+    }
+
+    /// Seals every day still open (in parallel) and returns, per day, its parts (in order) and
+    /// the counts. Days whose records were all duplicates have no part.
+    pub fn finish(mut self) -> Result<BTreeMap<String, (Vec<PathBuf>, Sealed)>> {
+        let writer = self.join_writer()?;
+        let open: Vec<(String, Day)> = std::mem::take(&mut self.open).into_iter().collect();
+        let Writer {
+            mut parts,
+            mut stats,
+        } = writer;
+        let (data, parts_dir) = (&self.data, &self.parts_dir);
+        let outcomes = super::for_each_parallel(&open, |(day, d)| {
+            let mut w = Writer::default();
+            w.parts
+                .insert(day.clone(), parts.get(day).cloned().unwrap_or_default());
+            w.seal(data, parts_dir, day, &d.batches)?;
+            Ok::<_, Error>(w)
+        });
+        for outcome in outcomes {
+            let w = outcome?;
+            for (day, p) in w.parts {
+                parts.insert(day, p);
+            }
+            for (day, s) in w.stats {
+                let e = stats.entry(day).or_default();
+                e.staged += s.staged;
+                e.kept += s.kept;
+            }
+        }
+        Ok(stats
+            .into_iter()
+            .map(|(day, s)| {
+                let p = parts.remove(&day).unwrap_or_default();
+                (day, (p, s))
+            })
+            .collect())
+    }
+}
+
+fn write_jobs(data: &Path, parts_dir: &Path, jobs: Receiver<Job>) -> Result<Writer> {
+    let mut w = Writer::default();
+    for job in jobs {
+        w.seal(data, parts_dir, &job.day, &job.batches)?;
+    }
+    Ok(w)
+}
+
+/// The `Id`s of Parquet files.
+pub fn ids_of(files: &[PathBuf], ids: &mut HashSet<String>) -> Result<()> {
+    for path in files {
+        let file = io(path, File::open(path))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+            Error::Invalid(format!("{}: unreadable Parquet file: {e}", path.display()))
+        })?;
+        let mask = ProjectionMask::columns(builder.parquet_schema(), ["Id"]);
+        for batch in builder.with_projection(mask).build()? {
+            let batch = batch?;
+            let col = batch.column(0).as_string::<i32>();
+            ids.extend(col.iter().flatten().map(str::to_string));
+        }
+    }
+    Ok(())
+}
+
+/// The Parquet files of a directory, in name order (none when it does not exist).
+pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = io(dir, entry)?.path();
+        if path.extension().and_then(|e| e.to_str()) == Some("parquet") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Drops the records whose `Id` the day holds already (stored files, earlier `parts` of this
+/// ingest) or that came earlier in `batches`, and sorts the rest by `TimeGenerated` (ties keep
+/// input order). Returns them with the number of records given.
+fn dedupe_sort(
+    data: &Path,
+    day: &str,
+    parts: &[PathBuf],
+    batches: &[RecordBatch],
+) -> Result<(RecordBatch, u64)> {
+    let mut seen = HashSet::new();
+    ids_of(&parquet_files(&day_dir(data, day))?, &mut seen)?;
+    ids_of(parts, &mut seen)?;
+    let all = concat_batches(&audit_logs_schema(), batches)?;
+    let staged = all.num_rows() as u64;
+    let ids = all
+        .column_by_name("Id")
+        .expect("canonical schema")
+        .as_string::<i32>();
+    seen.reserve(ids.len());
+    let mut dup = false;
+    let keep: BooleanArray = ids
+        .iter()
+        .map(|id| {
+            let id = id.unwrap_or_default();
+            let new = !seen.contains(id) && seen.insert(id.to_string());
+            dup |= !new;
+            Some(new)
+        })
+        .collect();
+    let kept = if dup {
+        filter_record_batch(&all, &keep)?
+    } else {
+        all
+    };
+    Ok((sort_by_time(&kept)?, staged))
+}
+
+/// Sorts a batch by `TimeGenerated`; rows of equal time keep their order.
+pub fn sort_by_time(batch: &RecordBatch) -> Result<RecordBatch> {
+    let times = batch
+        .column_by_name("TimeGenerated")
+        .expect("canonical schema")
+        .as_primitive::<TimestampNanosecondType>();
+    let values = times.values();
+    if values.windows(2).all(|w| w[0] <= w[1]) && times.null_count() == 0 {
+        return Ok(batch.clone());
+    }
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_by_key(|&i| (times.is_null(i as usize), values[i as usize]));
+    Ok(take_record_batch(batch, &UInt32Array::from(order))?)
+}
+
+/// Merges a day's parts (disjoint by `Id`) into one batch sorted by `TimeGenerated`.
+pub fn merge_files(files: &[PathBuf]) -> Result<RecordBatch> {
+    let mut batches = Vec::new();
+    for path in files {
+        let file = io(path, File::open(path))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| {
+                Error::Invalid(format!("{}: unreadable Parquet file: {e}", path.display()))
+            })?
+            .with_batch_size(64 * 1024)
+            .build()?;
+        for batch in reader {
+            batches.push(batch?);
+        }
+    }
+    let schema = audit_logs_schema();
+    let all = concat_batches(&schema, &batches)?;
+    drop(batches);
+    sort_by_time(&all)
+}
