@@ -52,6 +52,7 @@ pub mod lexer;
 pub mod narrow;
 pub mod parser;
 pub mod partition;
+pub mod prefilter;
 pub mod prune;
 pub mod sqlgen;
 pub mod types;
@@ -125,7 +126,8 @@ pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<D
         .visible()
         .map(|c| (c.name.clone(), c.ty.clone()))
         .collect();
-    let rel = prune::prune(partition::add_partition_filters(bound.rel, catalog));
+    let rel = prefilter::add_prefilters(bound.rel);
+    let rel = prune::prune(partition::add_partition_filters(rel, catalog));
     Ok(Compiled {
         query: sqlgen::ir_to_sql(&rel),
         narrowed: narrow::narrowed_schemas(&rel, catalog),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 
 use crate::kql::binder::Catalog;
-use crate::kql::ir::{Expr, Rel, RelKind};
+use crate::kql::ir::{Expr, Lit, Rel, RelKind};
 
 /// How a value is used.
 #[derive(Clone, Debug, PartialEq)]
@@ -238,6 +238,24 @@ fn expr(e: &Expr, usage: Usage, needs: &mut Needs, scans: &mut BTreeMap<String, 
         // `kql_expandable` (`udf::expand`), whose result is its list argument's type.
         Expr::Call(name, args) if name == "kql_barrier" && args.len() == 1 => {
             expr(&args[0], usage, needs, scans)
+        }
+        // `kql_list_has(list, field, ..., value)` (`udf::list_has`) reads one leaf.
+        Expr::Call(name, args) if name == "kql_list_has" && args.len() >= 3 => {
+            let path: Option<Vec<&str>> = args[1..args.len() - 1]
+                .iter()
+                .map(|a| match a {
+                    Expr::Lit(Lit::Str(s), _) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let usage = match path {
+                Some(path) => path
+                    .iter()
+                    .rev()
+                    .fold(Usage::Full, |u, name| Usage::field(name, u)),
+                None => Usage::Full,
+            };
+            expr(&args[0], usage, needs, scans);
         }
         Expr::Call(name, args) if name == "kql_expandable" && args.len() == 2 => {
             expr(&args[0], usage, needs, scans);

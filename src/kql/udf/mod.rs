@@ -17,6 +17,7 @@ pub mod barrier;
 mod common;
 pub mod expand;
 pub mod json;
+pub mod list_has;
 pub mod strings;
 pub mod time;
 
@@ -33,6 +34,7 @@ pub fn register(ctx: &SessionContext) {
     }
     ctx.register_udf(barrier::kql_barrier());
     ctx.register_udf(expand::kql_expandable());
+    ctx.register_udf(list_has::kql_list_has());
     for udaf in aggregate::functions() {
         ctx.register_udaf(udaf);
     }
