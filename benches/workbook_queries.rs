@@ -40,6 +40,11 @@ use auditbook::engine::Engine;
 use auditbook::workbook::run::{Mode, walk};
 use auditbook::workbook::{Item, ItemKind, StepResult, load_builtin_or_path};
 
+// The binary's allocator (src/main.rs): in process means the same code as the CLI, allocator
+// included.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A warm-up run slower than this (seconds) counts as a measured run.
 const SLOW_WARMUP: f64 = 5.0;
 
