@@ -250,3 +250,65 @@ fn explain_prints_the_sql_and_the_plan() {
         (Some(1), Some(24))
     );
 }
+
+#[test]
+fn memory_limit_spills_a_large_sort_and_keeps_every_row() {
+    let (_tmp, data) = dataset();
+    let q = "AuditLogs | sort by Id asc | project Id, TargetResources, AdditionalDetails";
+    let free = run(&data, &["query", "--kql", q, "--format", "json"]);
+    assert_eq!(free.code, 0, "{}", free.stderr);
+    // A tight limit: the sort runs within it (spilling as needed), every row comes back.
+    let tight = run(
+        &data,
+        &[
+            "--memory-limit",
+            "8M",
+            "query",
+            "--kql",
+            q,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(tight.code, 0, "{}", tight.stderr);
+    let rows = |s: &str| serde_json::from_str::<Vec<serde_json::Value>>(s).unwrap();
+    assert_eq!(rows(&tight.stdout).len(), 2500);
+    assert_eq!(rows(&tight.stdout), rows(&free.stdout));
+
+    let bad = run(&data, &["--memory-limit", "12X", "query", "--kql", q]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("unknown unit (use K, M, G or T)"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn explain_shows_partition_pruning_and_narrowed_columns() {
+    let (_tmp, data) = dataset();
+    let q = "AuditLogs | where TimeGenerated > datetime(2026-10-20) | mv-expand TargetResources \
+             | where TargetResources.id == 'x' | project Id";
+    let r = run(&data, &["explain", "--kql", q]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("\"date\" >= '2026-10-19'"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("kql_list_has(\"TargetResources\", 'id', 'x')"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("-- reads only AuditLogs.TargetResources: List(Struct(\"id\": Utf8))"),
+        "{}",
+        r.stdout
+    );
+    let a = run(&data, &["explain", "--analyze", "--kql", q]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    assert!(a.stdout.contains("output_rows="), "{}", a.stdout);
+}

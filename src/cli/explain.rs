@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use crate::cli::GlobalArgs;
 use crate::cli::query::{load_kql, runtime};
-use crate::engine::Engine;
 use crate::{Error, Outcome, Result};
 
 /// Show the DataFusion SQL a KQL query compiles to.
@@ -48,7 +47,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
         return explain_workbook(wb, &args, global);
     }
     let (file, kql) = load_kql(args.kql.as_deref(), args.file.as_deref())?;
-    let engine = Engine::open(&global.data)?;
+    let engine = global.engine()?;
     let compiled = match engine.compile_kql(&kql, &file) {
         Ok(c) => c,
         Err(Error::Diagnostics {

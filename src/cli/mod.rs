@@ -37,6 +37,48 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     pub data: PathBuf,
+    /// Memory the query engine may use (`512M`, `2G`, `1.5GB`): sorts, joins and aggregations
+    /// that need more spill to temporary files instead of growing; without it, no limit.
+    #[arg(long, global = true, env = "AUDITBOOK_MEMORY_LIMIT", value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+}
+
+impl GlobalArgs {
+    /// The query engine over `--data`, with `--memory-limit`.
+    pub fn engine(&self) -> crate::Result<crate::engine::Engine> {
+        crate::engine::Engine::open_with(
+            &self.data,
+            &crate::engine::EngineOptions {
+                memory_limit: self.memory_limit,
+            },
+        )
+    }
+}
+
+/// `512M`, `2G`, `1.5GB`, `1048576` (bytes; K, M, G, T are powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, ""),
+    };
+    let scale: f64 = match unit.to_ascii_uppercase().as_str() {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{text}`: unknown unit (use K, M, G or T)")),
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: not a size such as 512M or 2G"))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("`{text}`: the size must be positive"));
+    }
+    Ok((n * scale) as usize)
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,6 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use crate::cli::GlobalArgs;
-use crate::engine::Engine;
 use crate::render::{OutputFormat, print_batches};
 use crate::{Error, Outcome, Result};
 
@@ -81,7 +80,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
                     .is_some_and(|e| e.eq_ignore_ascii_case("kql") || e.eq_ignore_ascii_case("csl"))
             }));
     let format = args.format.unwrap_or_else(OutputFormat::default_for_stdout);
-    let engine = Engine::open(&global.data)?;
+    let engine = global.engine()?;
     let runtime = runtime()?;
     let result = if is_kql {
         let (name, text) = load_kql(args.kql.as_deref(), args.file.as_deref())?;

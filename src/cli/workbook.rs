@@ -101,7 +101,7 @@ pub fn walk_workbook(
 ) -> Result<(Workbook, Walk)> {
     let wb = workbook::load_builtin_or_path(arg)?;
     let inputs = inputs.inputs()?;
-    let engine = Engine::open(&global.data)?;
+    let engine = global.engine()?;
     let rt = runtime()?;
     let walked = walk(&engine, &rt, &wb, &inputs, mode)?;
     Ok((wb, walked))
@@ -202,7 +202,7 @@ pub struct ParamsArgs {
 pub fn params(args: ParamsArgs, global: &GlobalArgs) -> Result<Outcome> {
     let wb = workbook::load_builtin_or_path(&args.workbook)?;
     let inputs = args.inputs.inputs()?;
-    let engine = Engine::open(&global.data)?;
+    let engine = global.engine()?;
     let rt = runtime()?;
     // Required parameters may be unset here: that is what `params` is for. Resolve with the
     // allowed values listed, and report a missing value as null.
@@ -375,7 +375,7 @@ pub fn check(args: CheckArgs, global: &GlobalArgs) -> Result<Outcome> {
             files.push(p.clone());
         }
     }
-    let engine = Engine::open(&global.data)?;
+    let engine = global.engine()?;
     let rt = runtime()?;
     let inputs = Inputs {
         now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),

@@ -49,6 +49,15 @@ impl QueryResult {
     }
 }
 
+/// How to open an [`Engine`].
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Bytes the queries may hold in memory; operators that can spill (sorts, hash
+    /// aggregations, sort-merge joins) spill to disk past it, the others fail with a clear
+    /// "resources exhausted" error. `None`: unbounded.
+    pub memory_limit: Option<usize>,
+}
+
 /// The DataFusion session over one dataset. Cloning is cheap and shares the session.
 #[derive(Clone)]
 pub struct Engine {
@@ -71,8 +80,30 @@ impl Engine {
     /// Opens the dataset in `data_dir`: completes an interrupted commit, then registers the tables.
     /// A missing dataset is not an error: its tables exist and are empty.
     pub fn open(data_dir: &Path) -> Result<Engine> {
+        Engine::open_with(data_dir, &EngineOptions::default())
+    }
+
+    /// [`Engine::open`] with options (a memory limit).
+    pub fn open_with(data_dir: &Path, options: &EngineOptions) -> Result<Engine> {
         crate::store::recover(data_dir)?;
-        let ctx = SessionContext::new_with_config(session_config());
+        let ctx = match options.memory_limit {
+            None => SessionContext::new_with_config(session_config()),
+            Some(limit) => {
+                // A fair share of `limit` per spilling operator; past it they spill to the
+                // OS temporary directory.
+                let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+                    .with_memory_pool(Arc::new(
+                        datafusion::execution::memory_pool::FairSpillPool::new(limit),
+                    ))
+                    .build_arc()?;
+                // The sort's merge reservation (10 MB by default) must fit in the limit too.
+                let mut config = session_config();
+                let execution = &mut config.options_mut().execution;
+                execution.sort_spill_reservation_bytes =
+                    execution.sort_spill_reservation_bytes.min(limit / 10);
+                SessionContext::new_with_config_rt(config, runtime)
+            }
+        };
         let audit_logs = crate::store::audit_logs_dir(data_dir);
         let mut stored = Vec::new();
         let table: Arc<dyn datafusion::catalog::TableProvider> = if audit_logs.is_dir() {
