@@ -243,6 +243,194 @@ pub fn record_from_graph(o: Obj) -> Result<AuditRecord, String> {
     Ok(r)
 }
 
+/// The fast path for the common case: a Graph record as Entra writes it (exact member names,
+/// strings or null where text is expected), deserialized in one pass without building a JSON
+/// tree. Anything else (other names or casing, numbers, extra members, duplicates, bad
+/// timestamps) returns `None`, and the caller takes the general path, which converts or
+/// explains; for every record this accepts, the result equals [`record_from_graph`]'s.
+pub fn fast_record(text: &[u8]) -> Option<AuditRecord> {
+    use std::borrow::Cow;
+    type Text<'a> = Option<Cow<'a, str>>;
+    fn own(t: Text) -> Option<String> {
+        t.map(Cow::into_owned)
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct User<'a> {
+        #[serde(borrow, default)]
+        id: Text<'a>,
+        #[serde(borrow, default)]
+        display_name: Text<'a>,
+        #[serde(borrow, default)]
+        user_principal_name: Text<'a>,
+        #[serde(borrow, default)]
+        ip_address: Text<'a>,
+        #[serde(borrow, default)]
+        user_type: Text<'a>,
+        #[serde(borrow, default)]
+        home_tenant_id: Text<'a>,
+        #[serde(borrow, default)]
+        home_tenant_name: Text<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct App<'a> {
+        #[serde(borrow, default)]
+        app_id: Text<'a>,
+        #[serde(borrow, default)]
+        display_name: Text<'a>,
+        #[serde(borrow, default)]
+        service_principal_id: Text<'a>,
+        #[serde(borrow, default)]
+        service_principal_name: Text<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct By<'a> {
+        #[serde(borrow, default)]
+        user: Option<User<'a>>,
+        #[serde(borrow, default)]
+        app: Option<App<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Prop<'a> {
+        #[serde(borrow, default)]
+        display_name: Text<'a>,
+        #[serde(borrow, default)]
+        old_value: Text<'a>,
+        #[serde(borrow, default)]
+        new_value: Text<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Target<'a> {
+        #[serde(borrow, default)]
+        id: Text<'a>,
+        #[serde(borrow, default)]
+        display_name: Text<'a>,
+        #[serde(borrow, default, rename = "type")]
+        type_: Text<'a>,
+        #[serde(borrow, default)]
+        user_principal_name: Text<'a>,
+        #[serde(borrow, default)]
+        group_type: Text<'a>,
+        #[serde(borrow, default)]
+        modified_properties: Option<Vec<Prop<'a>>>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Detail<'a> {
+        #[serde(borrow, default)]
+        key: Text<'a>,
+        #[serde(borrow, default)]
+        value: Text<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Record<'a> {
+        #[serde(borrow, default)]
+        id: Text<'a>,
+        #[serde(borrow, default)]
+        category: Text<'a>,
+        #[serde(borrow, default)]
+        correlation_id: Text<'a>,
+        #[serde(borrow, default)]
+        result: Text<'a>,
+        #[serde(borrow, default)]
+        result_reason: Text<'a>,
+        #[serde(borrow, default)]
+        activity_display_name: Text<'a>,
+        #[serde(borrow, default)]
+        activity_date_time: Text<'a>,
+        #[serde(borrow, default)]
+        logged_by_service: Text<'a>,
+        #[serde(borrow, default)]
+        operation_type: Text<'a>,
+        #[serde(borrow, default)]
+        initiated_by: Option<By<'a>>,
+        #[serde(borrow, default)]
+        target_resources: Option<Vec<Target<'a>>>,
+        #[serde(borrow, default)]
+        additional_details: Option<Vec<Detail<'a>>>,
+        #[serde(borrow, default)]
+        user_agent: Text<'a>,
+    }
+    let r: Record = serde_json::from_slice(text).ok()?;
+    let id = r.id?.into_owned();
+    if id.trim().is_empty() {
+        return None;
+    }
+    let activity = parse_timestamp(r.activity_date_time.as_deref()?).ok()?;
+    let s = |t: Text| t.map(Cow::into_owned).unwrap_or_default();
+    let initiated_by = r.initiated_by.and_then(|b| {
+        let user = b.user.map(|u| UserIdentity {
+            id: own(u.id),
+            display_name: own(u.display_name),
+            user_principal_name: own(u.user_principal_name),
+            ip_address: own(u.ip_address),
+            user_type: own(u.user_type),
+            home_tenant_id: own(u.home_tenant_id),
+            home_tenant_name: own(u.home_tenant_name),
+        });
+        let app = b.app.map(|a| AppIdentity {
+            app_id: own(a.app_id),
+            display_name: own(a.display_name),
+            service_principal_id: own(a.service_principal_id),
+            service_principal_name: own(a.service_principal_name),
+        });
+        (user.is_some() || app.is_some()).then_some(InitiatedBy { user, app })
+    });
+    let target_resources = r.target_resources.map(|ts| {
+        ts.into_iter()
+            .map(|t| TargetResource {
+                id: own(t.id),
+                display_name: own(t.display_name),
+                type_: own(t.type_),
+                user_principal_name: own(t.user_principal_name),
+                group_type: own(t.group_type),
+                modified_properties: t.modified_properties.map(|ps| {
+                    ps.into_iter()
+                        .map(|p| ModifiedProperty {
+                            display_name: own(p.display_name),
+                            old_value: own(p.old_value),
+                            new_value: own(p.new_value),
+                        })
+                        .collect()
+                }),
+            })
+            .collect()
+    });
+    let additional_details = r.additional_details.map(|ds| {
+        ds.into_iter()
+            .map(|d| KeyValue {
+                key: own(d.key),
+                value: own(d.value),
+            })
+            .collect()
+    });
+    let mut rec = AuditRecord {
+        time_generated: activity,
+        activity_date_time: activity,
+        id,
+        category: s(r.category),
+        correlation_id: s(r.correlation_id),
+        result: s(r.result),
+        result_reason: s(r.result_reason),
+        activity_display_name: s(r.activity_display_name),
+        logged_by_service: s(r.logged_by_service),
+        aad_operation_type: s(r.operation_type),
+        initiated_by,
+        target_resources,
+        additional_details,
+        ..Default::default()
+    };
+    if let Some(agent) = own(r.user_agent).filter(|a| !a.is_empty()) {
+        add_detail(&mut rec, "User-Agent", agent);
+    }
+    Some(rec)
+}
+
 /// Adds `key` to `AdditionalDetails` unless a detail of that key is already there.
 pub fn add_detail(r: &mut AuditRecord, key: &str, value: String) {
     let details = r.additional_details.get_or_insert_with(Vec::new);
@@ -306,6 +494,36 @@ mod tests {
                 .as_deref(),
             Some("Ada")
         );
+    }
+
+    #[test]
+    fn fast_path_equals_the_general_path_or_declines() {
+        let cases = [
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02.7215374Z","category":"C","correlationId":"x","result":"success","resultReason":"","activityDisplayName":"Add","loggedByService":"S","operationType":"Assign","initiatedBy":{"user":{"id":"u","displayName":"Ada","userPrincipalName":"a@x","ipAddress":null,"userType":"Member","homeTenantId":null,"homeTenantName":null},"app":null},"targetResources":[{"id":"g","displayName":null,"type":"Group","userPrincipalName":null,"groupType":null,"modifiedProperties":[{"displayName":"P","oldValue":null,"newValue":"\"v\""}]},{"id":"t"}],"additionalDetails":[{"key":"k","value":"v"}],"userAgent":"UA"}"#,
+            r#"{"id":"b","activityDateTime":"2024-01-09T21:20:02Z","initiatedBy":{},"targetResources":null,"additionalDetails":[]}"#,
+            r#"{"id":"c","activityDateTime":"2024-01-09T21:20:02Z","initiatedBy":{"app":{"appId":"1"}},"userAgent":""}"#,
+            r#"{"id":"d","activityDateTime":"2024-01-09T21:20:02Z","additionalDetails":[{"key":"User-Agent","value":"x"}],"userAgent":"y"}"#,
+            r#"{"id":"e\u00e9","activityDateTime":"2024-01-09T21:20:02Z","category":"\"q\""}"#,
+        ];
+        for c in cases {
+            let v: Value = serde_json::from_str(c).unwrap();
+            let slow = conv(v).unwrap();
+            assert_eq!(fast_record(c.as_bytes()), Some(slow), "{c}");
+        }
+        let declined = [
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","result":0}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","targetResources":[{"Type":"User"}]}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","extra":1}"#,
+            r#"{"id":"a","id":"b","activityDateTime":"2024-01-09T21:20:02Z"}"#,
+            r#"{"id":" ","activityDateTime":"2024-01-09T21:20:02Z"}"#,
+            r#"{"id":"a","activityDateTime":"soon"}"#,
+            r#"{"id":"a"}"#,
+            r#"{"value":[]}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","additionalDetails":[{"key":"k","value":5}]}"#,
+        ];
+        for c in declined {
+            assert_eq!(fast_record(c.as_bytes()), None, "{c}");
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! Entitlement-management snapshots (Graph collections of a snapshot folder, [`snapshot`]) take the
 //! same path into the `Entra*` tables, in the same transaction.
 
+use std::collections::BTreeMap;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +18,9 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::Result;
-use crate::record::AuditRecord;
+use crate::record::{AuditRecord, records_to_batch};
 use crate::store::{Dataset, Rejected};
+use arrow::array::RecordBatch;
 use snapshot::SnapshotRow;
 
 pub mod detect;
@@ -91,7 +94,6 @@ pub struct IngestOptions {
 /// a box would cost an allocation per record.)
 #[allow(clippy::large_enum_variant)]
 enum Item {
-    Audit(AuditRecord),
     Snapshot(SnapshotRow),
     /// A snapshot collection of this table and date is in the ingest.
     Collection(&'static str, i64),
@@ -102,8 +104,9 @@ enum Item {
 enum Msg {
     /// A file is being read.
     File(String),
-    /// Records of the current file, accepted or rejected.
-    Records(Vec<Item>),
+    /// Records of the current file: accepted audit records as Arrow batches per day (built on
+    /// the reading thread), and the other items in input order.
+    Records(Vec<(String, RecordBatch)>, Vec<Item>),
     /// The current file is done.
     Done(FileReport),
 }
@@ -114,6 +117,8 @@ const CHUNK: usize = 2048;
 /// The reading side: collects a file's records into chunks for the writing thread.
 struct ChannelSink {
     chunk: Vec<Item>,
+    audit: BTreeMap<String, Vec<AuditRecord>>,
+    audit_records: usize,
     to_writer: SyncSender<Msg>,
     tenant: Option<String>,
 }
@@ -127,11 +132,16 @@ impl ChannelSink {
     }
 
     fn flush(&mut self) -> Result<()> {
-        if self.chunk.is_empty() {
+        if self.chunk.is_empty() && self.audit_records == 0 {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
-        self.send(Msg::Records(chunk))
+        let batches = std::mem::take(&mut self.audit)
+            .into_iter()
+            .map(|(day, records)| Ok((day, records_to_batch(&records)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.audit_records = 0;
+        self.send(Msg::Records(batches, chunk))
     }
 
     fn push(&mut self, item: Item) -> Result<()> {
@@ -151,7 +161,14 @@ impl read::Sink for ChannelSink {
             record.tenant_id = tenant.clone();
             record.fill_derived();
         }
-        self.push(Item::Audit(record))
+        // The day is the UTC day of `ActivityDateTime` (see `Transaction::add`).
+        let day = crate::time::utc_day(record.activity_date_time);
+        self.audit.entry(day).or_default().push(record);
+        self.audit_records += 1;
+        if self.audit_records >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn accept_snapshot(&mut self, row: SnapshotRow) -> Result<()> {
@@ -181,31 +198,130 @@ impl read::Sink for ChannelSink {
     }
 }
 
-/// Reads `files` in order, handing their records to the writing thread.
+/// Reads one file, handing its records to the writing thread.
+fn read_one(
+    file: &Path,
+    opts: &IngestOptions,
+    bytes: &Arc<AtomicU64>,
+    snapshots: &mut read::SnapshotState,
+    to_writer: SyncSender<Msg>,
+) -> Result<()> {
+    let mut sink = ChannelSink {
+        chunk: Vec::with_capacity(CHUNK),
+        audit: BTreeMap::new(),
+        audit_records: 0,
+        to_writer,
+        tenant: opts.tenant.clone(),
+    };
+    sink.send(Msg::File(source::logical_name(file)))?;
+    let mut reader = source::open(file, bytes.clone())?;
+    let report = read::read_file_with(file, &mut reader, opts.format, snapshots, &mut sink)?;
+    sink.flush()?;
+    sink.send(Msg::Done(report))
+}
+
+/// Whether files must be read one after the other: snapshot files carry names learnt from
+/// earlier files ([`read::SnapshotState`]).
+fn sequential(files: &[PathBuf], opts: &IngestOptions) -> bool {
+    match opts.format {
+        InputFormat::Snapshot => true,
+        InputFormat::Auto => files.iter().any(|f| {
+            let Ok(mut r) = source::open(f, Arc::new(AtomicU64::new(0))) else {
+                return false;
+            };
+            let head = r.fill_buf().map(<[u8]>::to_vec).unwrap_or_default();
+            matches!(
+                detect::detect(f, &head),
+                Ok(detect::Detected::Export(InputFormat::Snapshot, _))
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// Reads `files` on as many threads as there are cores, one file per thread at a time; each
+/// file's records reach the writing thread through its own bounded channel, taken in file order,
+/// so the writer sees the input in order and memory stays bounded.
 fn read_files(
     files: &[PathBuf],
     opts: &IngestOptions,
     bytes: &Arc<AtomicU64>,
     to_writer: SyncSender<Msg>,
 ) -> Result<()> {
-    let mut sink = ChannelSink {
-        chunk: Vec::with_capacity(CHUNK),
-        to_writer,
-        tenant: opts.tenant.clone(),
+    let threads = if sequential(files, opts) {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(files.len())
     };
-    let mut snapshots = read::SnapshotState {
-        date: opts.snapshot_date,
-        ..Default::default()
-    };
-    for file in files {
-        sink.send(Msg::File(source::logical_name(file)))?;
-        let mut reader = source::open(file, bytes.clone())?;
-        let report =
-            read::read_file_with(file, &mut reader, opts.format, &mut snapshots, &mut sink)?;
-        sink.flush()?;
-        sink.send(Msg::Done(report))?;
+    if threads <= 1 {
+        let mut snapshots = read::SnapshotState {
+            date: opts.snapshot_date,
+            ..Default::default()
+        };
+        for file in files {
+            read_one(file, opts, bytes, &mut snapshots, to_writer.clone())?;
+        }
+        return Ok(());
     }
-    Ok(())
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        files.iter().map(|_| sync_channel::<Msg>(4)).unzip();
+    let senders = std::sync::Mutex::new(senders.into_iter().map(Some).collect::<Vec<_>>());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| -> Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    let mut snapshots = read::SnapshotState {
+                        date: opts.snapshot_date,
+                        ..Default::default()
+                    };
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = files.get(i) else {
+                            return Ok(());
+                        };
+                        let Some(tx) = senders
+                            .lock()
+                            .expect("not poisoned")
+                            .get_mut(i)
+                            .and_then(Option::take)
+                        else {
+                            return Ok(()); // another reader failed
+                        };
+                        if let Err(e) = read_one(file, opts, bytes, &mut snapshots, tx) {
+                            // No file is started after an error: their channels close.
+                            next.store(files.len(), Ordering::Relaxed);
+                            senders.lock().expect("not poisoned").clear();
+                            return Err(e);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut forwarded = Ok(());
+        for rx in receivers {
+            for msg in rx.iter() {
+                if to_writer.send(msg).is_err() {
+                    forwarded = Err(crate::Error::Invalid("the dataset writer stopped".into()));
+                    break;
+                }
+            }
+            if forwarded.is_err() {
+                break;
+            }
+        }
+        // A worker stopped by an error closes its channel early: its error is the one reported.
+        let mut result = Ok(());
+        for w in workers {
+            let r = w.join().expect("a reading thread does not panic");
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result.and(forwarded)
+    })
 }
 
 /// Ingests `paths` (files and directories) into the dataset at `data`. `say` receives one line per
@@ -260,10 +376,12 @@ pub fn ingest(
             for msg in from_reader.iter() {
                 match msg {
                     Msg::File(name) => progress.set_message(name),
-                    Msg::Records(chunk) => {
+                    Msg::Records(batches, chunk) => {
+                        for (day, batch) in batches {
+                            tx.add_batch(day, batch)?;
+                        }
                         for item in chunk {
                             match item {
-                                Item::Audit(record) => tx.add(record)?,
                                 Item::Snapshot(row) => tx.add_snapshot(row)?,
                                 Item::Collection(table, date) => {
                                     tx.snapshot_collection(table, date)

@@ -259,6 +259,13 @@ impl FileReader<'_> {
 
     /// One JSON element: a record, or a page/wrapper of records, or a table's columns or row.
     fn element(&mut self, format: InputFormat, el: Element, ctx: &mut JsonContext) -> Result<()> {
+        // A line holding one Graph record as Entra writes it: converted in one pass.
+        if format == InputFormat::Graph
+            && el.slot == Slot::Line
+            && let Some(r) = graph::fast_record(&el.text)
+        {
+            return self.accept_or_reject(el.line, Ok(r), &|| Vec::new());
+        }
         let value: Value = match serde_json::from_slice(&el.text) {
             Ok(v) => v,
             Err(e) => {

@@ -748,6 +748,7 @@ fn sync_files(files: &[PathBuf]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::AsArray;
 
     fn rec(id: &str, day: u32, hour: u32) -> AuditRecord {
         let t = chrono::NaiveDate::from_ymd_opt(2026, 10, day)
