@@ -180,6 +180,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let global = GlobalArgs {
             data: tmp.path().join("none"),
+            memory_limit: None,
         };
         let args = Args {
             sql: Some("SELECT Id FROM AuditLogs WHERE Category = 'x'".into()),
