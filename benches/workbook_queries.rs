@@ -339,7 +339,10 @@ fn main() {
     let runs = args.runs.unwrap_or(5).max(1);
     let warmup = args.warmup.unwrap_or(1);
     let budget = args.budget.unwrap_or(60.0);
-    let global = GlobalArgs { data };
+    let global = GlobalArgs {
+        data,
+        memory_limit: None,
+    };
     let mut failed = false;
     for case in cases(&args) {
         let mut rows = 0;
