@@ -636,7 +636,6 @@ class Harness:
             env=env,
             stdout=subprocess.PIPE,
             text=True,
-            check=True,
         )
         self.wq = None
         for line in p.stdout.splitlines():
@@ -646,8 +645,10 @@ class Harness:
                 continue
             if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "workbook_queries":
                 self.wq = msg.get("executable") or self.wq
-        if not self.wq:
-            raise SystemExit("could not find the workbook_queries bench binary")
+            elif msg.get("reason") == "compiler-message" and msg["message"].get("level") == "error":
+                sys.stderr.write(msg["message"].get("rendered") or "")
+        if p.returncode != 0 or not self.wq:
+            raise SystemExit("could not build the workbook_queries bench (errors above)")
         log(f"auditbook: {self.ab}\nworkbook_queries: {self.wq}")
 
     # b. generate ---------------------------------------------------------------------------

@@ -227,6 +227,22 @@ fn cases(args: &Args) -> Vec<Case> {
     out
 }
 
+/// The global flags as the CLI parses them from `--data DIR` (every other global flag at its
+/// default, whatever flags the CLI gains).
+fn global_args(data: &std::path::Path) -> GlobalArgs {
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        global: GlobalArgs,
+    }
+    <Flags as clap::Parser>::parse_from([
+        std::ffi::OsStr::new("workbook_queries"),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ])
+    .global
+}
+
 /// The runtime `auditbook` builds for every command (`cli::query::runtime`, crate-private).
 fn runtime() -> auditbook::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -339,10 +355,7 @@ fn main() {
     let runs = args.runs.unwrap_or(5).max(1);
     let warmup = args.warmup.unwrap_or(1);
     let budget = args.budget.unwrap_or(60.0);
-    let global = GlobalArgs {
-        data,
-        memory_limit: None,
-    };
+    let global = global_args(&data);
     let mut failed = false;
     for case in cases(&args) {
         let mut rows = 0;
