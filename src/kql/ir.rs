@@ -416,6 +416,72 @@ impl Expr {
 }
 
 impl Rel {
+    /// This relation with each direct input relation replaced by `f(input)` (subqueries inside
+    /// expressions are left as they are).
+    pub fn map_inputs(self, f: &mut dyn FnMut(Rel) -> Rel) -> Rel {
+        let Rel {
+            kind,
+            columns,
+            order,
+        } = self;
+        let mut b = |r: Box<Rel>| Box::new(f(*r));
+        let kind = match kind {
+            RelKind::Project { input, exprs } => RelKind::Project {
+                input: b(input),
+                exprs,
+            },
+            RelKind::Filter { input, predicate } => RelKind::Filter {
+                input: b(input),
+                predicate,
+            },
+            RelKind::Sort { input, keys } => RelKind::Sort {
+                input: b(input),
+                keys,
+            },
+            RelKind::Limit { input, count } => RelKind::Limit {
+                input: b(input),
+                count,
+            },
+            RelKind::Distinct { input } => RelKind::Distinct { input: b(input) },
+            RelKind::Aggregate {
+                input,
+                keys,
+                aggregates,
+            } => RelKind::Aggregate {
+                input: b(input),
+                keys,
+                aggregates,
+            },
+            RelKind::Join {
+                left,
+                right,
+                kind,
+                on,
+                null_safe,
+                outputs,
+            } => {
+                let left = b(left);
+                RelKind::Join {
+                    left,
+                    right: b(right),
+                    kind,
+                    on,
+                    null_safe,
+                    outputs,
+                }
+            }
+            RelKind::Union { inputs } => RelKind::Union {
+                inputs: inputs.into_iter().map(&mut *f).collect(),
+            },
+            k @ (RelKind::Scan { .. } | RelKind::Values { .. } | RelKind::Series { .. }) => k,
+        };
+        Rel {
+            kind,
+            columns,
+            order,
+        }
+    }
+
     /// The columns KQL can see (hidden sort carriers excluded).
     pub fn visible(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| !c.hidden)

@@ -97,44 +97,15 @@ fn rewrite(rel: Rel, mut bounds: Vec<Bound>, catalog: &Catalog) -> Rel {
             input: Box::new(rewrite(*input, bounds, catalog)),
             keys,
         },
-        RelKind::Limit { input, count } => RelKind::Limit {
-            input: Box::new(rewrite(*input, Vec::new(), catalog)),
-            count,
-        },
-        RelKind::Distinct { input } => RelKind::Distinct {
-            input: Box::new(rewrite(*input, Vec::new(), catalog)),
-        },
-        RelKind::Aggregate {
-            input,
-            keys,
-            aggregates,
-        } => RelKind::Aggregate {
-            input: Box::new(rewrite(*input, Vec::new(), catalog)),
-            keys,
-            aggregates,
-        },
-        RelKind::Join {
-            left,
-            right,
-            kind,
-            on,
-            null_safe,
-            outputs,
-        } => RelKind::Join {
-            left: Box::new(rewrite(*left, Vec::new(), catalog)),
-            right: Box::new(rewrite(*right, Vec::new(), catalog)),
-            kind,
-            on,
-            null_safe,
-            outputs,
-        },
-        RelKind::Union { inputs } => RelKind::Union {
-            inputs: inputs
-                .into_iter()
-                .map(|r| rewrite(r, Vec::new(), catalog))
-                .collect(),
-        },
-        k @ (RelKind::Values { .. } | RelKind::Series { .. }) => k,
+        // A filter does not commute with the others: their inputs start afresh.
+        kind => {
+            return Rel {
+                kind,
+                columns,
+                order,
+            }
+            .map_inputs(&mut |r| rewrite(r, Vec::new(), catalog));
+        }
     };
     Rel {
         kind,

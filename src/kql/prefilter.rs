@@ -17,68 +17,21 @@ use crate::kql::ir::{BinOp, Expr, Lit, Rel, RelKind};
 
 /// Adds pre-expansion filters for the `where`s of `rel` (and of its subqueries).
 pub fn add_prefilters(rel: Rel) -> Rel {
-    let Rel {
-        kind,
-        columns,
-        order,
-    } = rel;
-    let b = |r: Box<Rel>| Box::new(add_prefilters(*r));
-    let kind = match kind {
+    match rel.kind {
         RelKind::Filter { input, predicate } => {
             let mut wanted = Vec::new();
             conjuncts(&predicate, &mut wanted);
             let input = add_prefilters(*input);
-            RelKind::Filter {
-                input: Box::new(push(input, wanted)),
-                predicate,
+            Rel {
+                kind: RelKind::Filter {
+                    input: Box::new(push(input, wanted)),
+                    predicate,
+                },
+                columns: rel.columns,
+                order: rel.order,
             }
         }
-        RelKind::Project { input, exprs } => RelKind::Project {
-            input: b(input),
-            exprs,
-        },
-        RelKind::Sort { input, keys } => RelKind::Sort {
-            input: b(input),
-            keys,
-        },
-        RelKind::Limit { input, count } => RelKind::Limit {
-            input: b(input),
-            count,
-        },
-        RelKind::Distinct { input } => RelKind::Distinct { input: b(input) },
-        RelKind::Aggregate {
-            input,
-            keys,
-            aggregates,
-        } => RelKind::Aggregate {
-            input: b(input),
-            keys,
-            aggregates,
-        },
-        RelKind::Join {
-            left,
-            right,
-            kind,
-            on,
-            null_safe,
-            outputs,
-        } => RelKind::Join {
-            left: b(left),
-            right: b(right),
-            kind,
-            on,
-            null_safe,
-            outputs,
-        },
-        RelKind::Union { inputs } => RelKind::Union {
-            inputs: inputs.into_iter().map(add_prefilters).collect(),
-        },
-        k @ (RelKind::Scan { .. } | RelKind::Values { .. } | RelKind::Series { .. }) => k,
-    };
-    Rel {
-        kind,
-        columns,
-        order,
+        kind => Rel { kind, ..rel }.map_inputs(&mut add_prefilters),
     }
 }
 
