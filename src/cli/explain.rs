@@ -114,6 +114,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
             let warnings: Vec<_> = compiled.warnings.iter().map(|d| d.to_json(&kql)).collect();
             let out = serde_json::json!({
                 "sql": compiled.sql(),
+                "materialized": compiled.materialized.iter()
+                    .map(|(name, q)| serde_json::json!({"table": name, "sql": q.to_string()}))
+                    .collect::<Vec<_>>(),
                 "columns": columns,
                 "render": compiled.render,
                 "warnings": warnings,

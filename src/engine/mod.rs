@@ -200,23 +200,45 @@ impl Engine {
     ///
     /// Tables whose nested columns the query reads only in part are planned re-declared with
     /// the narrowed types ([`crate::kql::narrow`]), so the Parquet reader skips the other leaves.
+    ///
+    /// Materialized relations (`materialize()`) run first, in order; their rows are held in
+    /// memory as tables of the planning state, which the query and later ones read.
     pub async fn kql_dataframe(&self, compiled: &crate::kql::Compiled) -> Result<DataFrame> {
         use datafusion::sql::parser::Statement;
-        use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
-        let statement = Statement::Statement(Box::new(SqlStatement::Query(Box::new(
-            compiled.query.clone(),
-        ))));
-        let state = self.planning_state(&compiled.narrowed).await?;
-        let plan = state.statement_to_plan(statement).await?;
+        use datafusion::sql::sqlparser::ast::{Query, Statement as SqlStatement};
+        let statement = |q: &Query| {
+            Statement::Statement(Box::new(SqlStatement::Query(Box::new(q.clone()))))
+        };
+        let (state, schema) = self
+            .planning_state(&compiled.narrowed, !compiled.materialized.is_empty())
+            .await?;
+        for (name, query) in &compiled.materialized {
+            let plan = state.statement_to_plan(statement(query)).await?;
+            let df = self.ctx.execute_logical_plan(plan).await?;
+            let table_schema: SchemaRef = df.schema().inner().clone();
+            let batches = df.collect().await?;
+            // One partition per core, so that the readers of a large table use them all.
+            let parts = split_batches(batches, self.ctx.copied_config().target_partitions());
+            let table = MemTable::try_new(table_schema, parts)?;
+            if let Some(schema) = &schema {
+                schema.register_table(name.clone(), Arc::new(table))?;
+            }
+        }
+        let plan = state.statement_to_plan(statement(&compiled.query)).await?;
         Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 
     /// The session state to plan a query in: the engine's own, or, when some tables are to be
-    /// read narrowed, a copy whose catalog holds those tables re-declared (the others shared).
+    /// read narrowed or materialized tables added (`private`), a copy whose catalog holds
+    /// those tables (the others shared), with its schema to register more in.
     async fn planning_state(
         &self,
         narrowed: &[(String, SchemaRef)],
-    ) -> Result<datafusion::execution::SessionState> {
+        private: bool,
+    ) -> Result<(
+        datafusion::execution::SessionState,
+        Option<Arc<dyn datafusion::catalog::SchemaProvider>>,
+    )> {
         use datafusion::catalog::{
             CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList,
             MemorySchemaProvider, SchemaProvider,
@@ -229,8 +251,8 @@ impl Engine {
                 Some((name, dir, *partition, schema))
             })
             .collect();
-        if overrides.is_empty() {
-            return Ok(state);
+        if overrides.is_empty() && !private {
+            return Ok((state, None));
         }
         let options = &state.config().options().catalog;
         let (catalog_name, schema_name) = (
@@ -257,18 +279,17 @@ impl Engine {
             schema.register_table(name.clone(), Arc::new(table))?;
         }
         let catalog = Arc::new(MemoryCatalogProvider::new());
-        catalog.register_schema(&schema_name, schema)?;
+        catalog.register_schema(&schema_name, schema.clone())?;
         let list = Arc::new(MemoryCatalogProviderList::new());
         datafusion::catalog::CatalogProviderList::register_catalog(
             list.as_ref(),
             catalog_name,
             catalog,
         );
-        Ok(
-            datafusion::execution::SessionStateBuilder::new_from_existing(state)
-                .with_catalog_list(list)
-                .build(),
-        )
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_catalog_list(list)
+            .build();
+        Ok((state, Some(schema as Arc<dyn SchemaProvider>)))
     }
 
     /// Runs a read-only SQL query and collects its result, schema included.
@@ -284,6 +305,16 @@ impl Engine {
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
         Ok(self.query(query).await?.batches)
     }
+}
+
+/// `batches` dealt round-robin into `n` partitions (at least one, possibly empty).
+fn split_batches(batches: Vec<RecordBatch>, n: usize) -> Vec<Vec<RecordBatch>> {
+    let mut parts = vec![Vec::new(); n.max(1)];
+    let count = parts.len();
+    for (i, b) in batches.into_iter().enumerate() {
+        parts[i % count].push(b);
+    }
+    parts
 }
 
 /// Field metadata key marking a `Utf8` column whose values are JSON text of KQL `dynamic`s.

@@ -111,6 +111,13 @@ pub enum RelKind {
     Union {
         inputs: Vec<Rel>,
     },
+    /// `materialize(T)`: the input is computed once per query and its rows reused wherever
+    /// the node appears (a `let` clones it into every use). The passes treat it as a
+    /// boundary, so every copy stays identical; [`crate::kql::compile`] then runs it as a
+    /// separate statement whose result the query reads as a table.
+    Materialized {
+        input: Box<Rel>,
+    },
 }
 
 /// SQL binary operators.
@@ -415,6 +422,74 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// This expression with every subquery relation in it (`IN (subquery)`, scalar
+    /// subqueries) replaced by `f(relation)`.
+    pub fn map_subqueries(self, f: &mut dyn FnMut(Rel) -> Rel) -> Expr {
+        let m = |e: Box<Expr>, f: &mut dyn FnMut(Rel) -> Rel| Box::new(e.map_subqueries(f));
+        let mv = |v: Vec<Expr>, f: &mut dyn FnMut(Rel) -> Rel| {
+            v.into_iter().map(|e| e.map_subqueries(f)).collect::<Vec<_>>()
+        };
+        let mk = |v: Vec<SortKey>, f: &mut dyn FnMut(Rel) -> Rel| {
+            v.into_iter()
+                .map(|k| SortKey {
+                    expr: k.expr.map_subqueries(f),
+                    ..k
+                })
+                .collect::<Vec<_>>()
+        };
+        match self {
+            Expr::ScalarRel(r) => Expr::ScalarRel(Box::new(f(*r))),
+            Expr::InRel(a, r, n) => Expr::InRel(m(a, f), Box::new(f(*r)), n),
+            e @ (Expr::Col(_) | Expr::SideCol(..) | Expr::Lit(..)) => e,
+            Expr::Call(n, args) => Expr::Call(n, mv(args, f)),
+            Expr::Agg {
+                name,
+                args,
+                distinct,
+                filter,
+                order_by,
+            } => Expr::Agg {
+                name,
+                args: mv(args, f),
+                distinct,
+                filter: filter.map(|x| m(x, f)),
+                order_by: mk(order_by, f),
+            },
+            Expr::Window {
+                name,
+                args,
+                partition_by,
+                order_by,
+            } => Expr::Window {
+                name,
+                args: mv(args, f),
+                partition_by: mv(partition_by, f),
+                order_by: mk(order_by, f),
+            },
+            Expr::Unnest(a) => Expr::Unnest(m(a, f)),
+            Expr::Binary(op, a, b) => Expr::Binary(op, m(a, f), m(b, f)),
+            Expr::Not(a) => Expr::Not(m(a, f)),
+            Expr::Neg(a) => Expr::Neg(m(a, f)),
+            Expr::IsNull(a, n) => Expr::IsNull(m(a, f), n),
+            Expr::IsDistinct(a, b, n) => Expr::IsDistinct(m(a, f), m(b, f), n),
+            Expr::Case(whens, otherwise) => Expr::Case(
+                whens
+                    .into_iter()
+                    .map(|(c, v)| (c.map_subqueries(f), v.map_subqueries(f)))
+                    .collect(),
+                otherwise.map(|o| m(o, f)),
+            ),
+            Expr::Cast(a, t, tr) => Expr::Cast(m(a, f), t, tr),
+            Expr::ArrowCast(a, t) => Expr::ArrowCast(m(a, f), t),
+            Expr::InList(a, l, n) => Expr::InList(m(a, f), mv(l, f), n),
+            Expr::Between(a, b, c, n) => Expr::Between(m(a, f), m(b, f), m(c, f), n),
+            Expr::Field(a, n) => Expr::Field(m(a, f), n),
+            Expr::Index(a, b) => Expr::Index(m(a, f), m(b, f)),
+        }
+    }
+}
+
 impl Rel {
     /// This relation with each direct input relation replaced by `f(input)` (subqueries inside
     /// expressions are left as they are).
@@ -443,6 +518,7 @@ impl Rel {
                 count,
             },
             RelKind::Distinct { input } => RelKind::Distinct { input: b(input) },
+            RelKind::Materialized { input } => RelKind::Materialized { input: b(input) },
             RelKind::Aggregate {
                 input,
                 keys,
@@ -478,6 +554,79 @@ impl Rel {
         Rel {
             kind,
             columns,
+            order,
+        }
+    }
+
+    /// This relation with every expression it holds (not those of its inputs) replaced by
+    /// `f(expr)`: projections, predicates, keys, aggregates, join conditions, literal rows.
+    pub fn map_exprs(self, f: &mut dyn FnMut(Expr) -> Expr) -> Rel {
+        let keys = |v: Vec<SortKey>, f: &mut dyn FnMut(Expr) -> Expr| -> Vec<SortKey> {
+            v.into_iter()
+                .map(|k| SortKey {
+                    expr: f(k.expr),
+                    ..k
+                })
+                .collect()
+        };
+        let order = keys(self.order, f);
+        let all = |v: Vec<Expr>, f: &mut dyn FnMut(Expr) -> Expr| -> Vec<Expr> {
+            v.into_iter().map(&mut *f).collect()
+        };
+        let kind = match self.kind {
+            RelKind::Values { rows } => RelKind::Values {
+                rows: rows.into_iter().map(|r| all(r, f)).collect(),
+            },
+            RelKind::Series { start, stop, step } => RelKind::Series {
+                start: f(start),
+                stop: f(stop),
+                step: f(step),
+            },
+            RelKind::Project { input, exprs } => RelKind::Project {
+                input,
+                exprs: all(exprs, f),
+            },
+            RelKind::Filter { input, predicate } => RelKind::Filter {
+                input,
+                predicate: f(predicate),
+            },
+            RelKind::Aggregate {
+                input,
+                keys: k,
+                aggregates,
+            } => RelKind::Aggregate {
+                input,
+                keys: all(k, f),
+                aggregates: all(aggregates, f),
+            },
+            RelKind::Sort { input, keys: k } => RelKind::Sort {
+                input,
+                keys: keys(k, f),
+            },
+            RelKind::Join {
+                left,
+                right,
+                kind,
+                on,
+                null_safe,
+                outputs,
+            } => RelKind::Join {
+                left,
+                right,
+                kind,
+                on: on.into_iter().map(|(l, r)| (f(l), f(r))).collect(),
+                null_safe,
+                outputs,
+            },
+            k @ (RelKind::Scan { .. }
+            | RelKind::Limit { .. }
+            | RelKind::Distinct { .. }
+            | RelKind::Union { .. }
+            | RelKind::Materialized { .. }) => k,
+        };
+        Rel {
+            kind,
+            columns: self.columns,
             order,
         }
     }

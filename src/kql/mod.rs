@@ -49,6 +49,7 @@ pub mod ast;
 pub mod binder;
 pub mod ir;
 pub mod lexer;
+pub mod materialize;
 pub mod narrow;
 pub mod parser;
 pub mod partition;
@@ -80,6 +81,10 @@ pub struct Compiled {
     /// the fields it reads ([`narrow`]): the engine plans the query against these, so the
     /// Parquet reader decodes only those leaves. The SQL text is the same either way.
     pub narrowed: Vec<(String, arrow::datatypes::SchemaRef)>,
+    /// Relations the query reads more than once through `materialize()`, to compute first, in
+    /// order, each held in memory as the named table the query (and later ones) read
+    /// ([`materialize`]).
+    pub materialized: Vec<(String, datafusion::sql::sqlparser::ast::Query)>,
 }
 
 impl Compiled {
@@ -88,9 +93,18 @@ impl Compiled {
         sqlgen::sql_text(&self.query, false)
     }
 
-    /// The SQL text, indented for reading (`auditbook explain`).
+    /// The SQL text, indented for reading (`auditbook explain`), after the statements of the
+    /// materialized tables it reads.
     pub fn pretty_sql(&self) -> String {
-        sqlgen::sql_text(&self.query, true)
+        let mut out = String::new();
+        for (name, q) in &self.materialized {
+            out.push_str(&format!(
+                "-- materialized: \"{name}\" (computed once, before the query)\n{};\n\n",
+                sqlgen::sql_text(q, true)
+            ));
+        }
+        out.push_str(&sqlgen::sql_text(&self.query, true));
+        out
     }
 
     /// Output columns holding `dynamic` values as JSON text (printed as JSON, not as strings).
@@ -128,9 +142,15 @@ pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<D
         .collect();
     let rel = prefilter::add_prefilters(bound.rel);
     let rel = prune::prune(partition::add_partition_filters(rel, catalog));
+    let narrowed = narrow::narrowed_schemas(&rel, catalog);
+    let (rel, materialized) = materialize::extract(rel);
     Ok(Compiled {
         query: sqlgen::ir_to_sql(&rel),
-        narrowed: narrow::narrowed_schemas(&rel, catalog),
+        materialized: materialized
+            .iter()
+            .map(|(name, r)| (name.clone(), sqlgen::materialized_to_sql(r)))
+            .collect(),
+        narrowed,
         columns,
         render: bound.render,
         warnings: diagnostics,

@@ -191,7 +191,7 @@ fn walk(rel: &Rel, mut needs: Needs, scans: &mut BTreeMap<String, Needs>) {
             walk(input, needs, scans);
         }
         RelKind::Limit { input, .. } => walk(input, needs, scans),
-        RelKind::Distinct { input } => root(input, scans),
+        RelKind::Distinct { input } | RelKind::Materialized { input } => root(input, scans),
         RelKind::Aggregate {
             input,
             keys,

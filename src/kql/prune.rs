@@ -153,6 +153,18 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
                 order,
             }
         }
+        // Every use of a materialized relation reads the same rows: it keeps all its columns.
+        RelKind::Materialized { input } => {
+            let all: HashSet<String> = input.columns.iter().map(|c| c.name.clone()).collect();
+            let input = prune_rel(*input, &all);
+            Rel {
+                kind: RelKind::Materialized {
+                    input: Box::new(input),
+                },
+                columns,
+                order,
+            }
+        }
         RelKind::Distinct { input } => {
             let all: HashSet<String> = input.columns.iter().map(|c| c.name.clone()).collect();
             let input = prune_rel(*input, &all);
@@ -170,7 +182,24 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
             aggregates,
         } => {
             let keys: Vec<Expr> = keys.into_iter().map(prune_subqueries).collect();
-            let aggregates: Vec<Expr> = aggregates.into_iter().map(prune_subqueries).collect();
+            // Unread aggregates go (the groups stay those of the keys); a global aggregate
+            // keeps one, so that its one row survives.
+            let mut columns = columns;
+            let (key_columns, agg_columns) = columns.split_at(keys.len());
+            let mut kept: Vec<_> = agg_columns
+                .iter()
+                .cloned()
+                .zip(aggregates)
+                .enumerate()
+                .filter(|(i, (c, _))| need.contains(&c.name) || (keys.is_empty() && *i == 0))
+                .map(|(_, x)| x)
+                .collect();
+            columns = key_columns.to_vec();
+            columns.extend(kept.iter().map(|(c, _)| c.clone()));
+            let aggregates: Vec<Expr> = kept
+                .drain(..)
+                .map(|(_, a)| prune_subqueries(a))
+                .collect();
             let mut input_need = HashSet::new();
             for e in keys.iter().chain(&aggregates) {
                 refs(e, &mut input_need);
@@ -194,6 +223,19 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
             null_safe,
             outputs,
         } => {
+            // Unread outputs go (one stays, so that the select list is not empty).
+            let (columns, outputs): (Vec<_>, Vec<_>) = {
+                let pairs: Vec<_> = columns.into_iter().zip(outputs).collect();
+                let first = pairs.first().cloned();
+                let mut kept: Vec<_> = pairs
+                    .into_iter()
+                    .filter(|(c, _)| need.contains(&c.name))
+                    .collect();
+                if kept.is_empty() {
+                    kept.extend(first);
+                }
+                kept.into_iter().unzip()
+            };
             let (mut ln, mut rn) = (HashSet::new(), HashSet::new());
             for (l, r) in &on {
                 refs(l, &mut ln);

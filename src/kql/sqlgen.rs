@@ -78,11 +78,23 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
 
 /// Generates the SQL syntax tree of a bound query: the visible columns of `rel`, in its order.
 pub fn ir_to_sql(rel: &Rel) -> Query {
+    generate(rel, false)
+}
+
+/// The SQL syntax tree of a relation computed ahead of the query that reads it
+/// ([`crate::kql::materialize`]): all its columns, hidden sort carriers included, unordered
+/// (its readers know its order and sort where it matters).
+pub fn materialized_to_sql(rel: &Rel) -> Query {
+    generate(rel, true)
+}
+
+fn generate(rel: &Rel, all_columns: bool) -> Query {
     let mut g = Gen {
         next_alias: 0,
         ctes: Vec::new(),
     };
-    let needs_wrap = rel.columns.iter().any(|c| c.hidden) || !rel.order.is_empty();
+    let needs_wrap =
+        !all_columns && (rel.columns.iter().any(|c| c.hidden) || !rel.order.is_empty());
     let mut q = if needs_wrap {
         let mut select = g.select_over(rel);
         select.projection = rel
@@ -456,6 +468,8 @@ impl Gen {
                 s.from = vec![from];
                 query_of(s)
             }
+            // Extracted by `kql::materialize` before generation; computed in place otherwise.
+            RelKind::Materialized { input } => self.query(input),
             RelKind::Union { inputs } => {
                 let qs = inputs
                     .iter()

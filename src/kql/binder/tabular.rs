@@ -157,7 +157,16 @@ impl Binder<'_> {
                     _ => self.error("KQL0204", "`table()` takes a table name string", s.span),
                 },
                 "materialize" => match args.first() {
-                    Some(a) => self.tabular_arg_pub(a),
+                    Some(a) => {
+                        let input = self.tabular_arg_pub(a)?;
+                        Ok(Rel {
+                            columns: input.columns.clone(),
+                            order: input.order.clone(),
+                            kind: RelKind::Materialized {
+                                input: Box::new(input),
+                            },
+                        })
+                    }
                     None => self.error(
                         "KQL0204",
                         "`materialize()` takes a tabular expression",
@@ -2105,7 +2114,8 @@ fn derives_from_grouping(rel: &Rel) -> bool {
         RelKind::Project { input, .. }
         | RelKind::Filter { input, .. }
         | RelKind::Sort { input, .. }
-        | RelKind::Limit { input, .. } => derives_from_grouping(input),
+        | RelKind::Limit { input, .. }
+        | RelKind::Materialized { input } => derives_from_grouping(input),
         RelKind::Join { left, right, .. } => {
             derives_from_grouping(left) || derives_from_grouping(right)
         }
