@@ -206,9 +206,8 @@ impl Engine {
     pub async fn kql_dataframe(&self, compiled: &crate::kql::Compiled) -> Result<DataFrame> {
         use datafusion::sql::parser::Statement;
         use datafusion::sql::sqlparser::ast::{Query, Statement as SqlStatement};
-        let statement = |q: &Query| {
-            Statement::Statement(Box::new(SqlStatement::Query(Box::new(q.clone()))))
-        };
+        let statement =
+            |q: &Query| Statement::Statement(Box::new(SqlStatement::Query(Box::new(q.clone()))));
         let (state, schema) = self
             .planning_state(&compiled.narrowed, !compiled.materialized.is_empty())
             .await?;

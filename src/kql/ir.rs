@@ -428,7 +428,9 @@ impl Expr {
     pub fn map_subqueries(self, f: &mut dyn FnMut(Rel) -> Rel) -> Expr {
         let m = |e: Box<Expr>, f: &mut dyn FnMut(Rel) -> Rel| Box::new(e.map_subqueries(f));
         let mv = |v: Vec<Expr>, f: &mut dyn FnMut(Rel) -> Rel| {
-            v.into_iter().map(|e| e.map_subqueries(f)).collect::<Vec<_>>()
+            v.into_iter()
+                .map(|e| e.map_subqueries(f))
+                .collect::<Vec<_>>()
         };
         let mk = |v: Vec<SortKey>, f: &mut dyn FnMut(Rel) -> Rel| {
             v.into_iter()

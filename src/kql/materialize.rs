@@ -50,7 +50,7 @@ fn replace(rel: Rel, tables: &mut Vec<(String, Rel)>) -> Rel {
 
 #[cfg(test)]
 mod tests {
-    use crate::kql::{compile, Catalog};
+    use crate::kql::{Catalog, compile};
 
     fn catalog() -> Catalog {
         Catalog::new().with_table("AuditLogs", crate::schema::audit_logs_schema())

@@ -196,10 +196,7 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
                 .collect();
             columns = key_columns.to_vec();
             columns.extend(kept.iter().map(|(c, _)| c.clone()));
-            let aggregates: Vec<Expr> = kept
-                .drain(..)
-                .map(|(_, a)| prune_subqueries(a))
-                .collect();
+            let aggregates: Vec<Expr> = kept.drain(..).map(|(_, a)| prune_subqueries(a)).collect();
             let mut input_need = HashSet::new();
             for e in keys.iter().chain(&aggregates) {
                 refs(e, &mut input_need);

@@ -1543,7 +1543,7 @@ impl Binder<'_> {
                 let x = bind(self, &args[0])?;
                 let ty = x.ty.clone();
                 Ok(TExpr::new(
-                    agg("first_value", vec![x.e], false, None),
+                    agg("kql_take_any", vec![x.e], false, None),
                     ty,
                     true,
                 ))
