@@ -128,7 +128,17 @@ fn narrow_type(ty: &DataType, used: &BTreeMap<String, Usage>) -> Option<DataType
                     },
                 }
             }
-            if kept.is_empty() || !changed {
+            if kept.is_empty() {
+                // No field is read (a list's length, a struct's presence): one leaf, a
+                // primitive one if there is one, carries the structure.
+                let leaf = fields
+                    .iter()
+                    .find(|f| !f.data_type().is_nested())
+                    .or(fields.first())?;
+                kept.push(leaf.as_ref().clone());
+                changed = fields.len() > 1;
+            }
+            if !changed {
                 return None;
             }
             Some(DataType::Struct(Fields::from(kept)))
@@ -256,6 +266,10 @@ fn expr(e: &Expr, usage: Usage, needs: &mut Needs, scans: &mut BTreeMap<String, 
                 None => Usage::Full,
             };
             expr(&args[0], usage, needs, scans);
+        }
+        // A list's length reads its structure only: no field of its elements.
+        Expr::Call(name, args) if name == "cardinality" && args.len() == 1 => {
+            expr(&args[0], Usage::Fields(BTreeMap::new()), needs, scans)
         }
         Expr::Call(name, args) if name == "kql_expandable" && args.len() == 2 => {
             expr(&args[0], usage, needs, scans);

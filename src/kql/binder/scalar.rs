@@ -865,9 +865,34 @@ pub(crate) fn regex_message(err: &regex::Error) -> String {
     )
 }
 
+/// `tostring(list) == "[]"` (`!=`) as a length test: the JSON text of a typed list is `[]`
+/// exactly when it is empty, and `""` when it is null. The list's elements are then never
+/// turned into text, and the scan reads only its structure (`narrow`), not its values.
+fn empty_list_test(text: &TExpr, other: &TExpr, negated: bool) -> Option<TExpr> {
+    let list = text.json_of.as_deref()?;
+    if !matches!(list.ty, Ty::Dyn(DataType::List(_) | DataType::LargeList(_)))
+        || other.e.as_lit() != Some(&Lit::Str("[]".into()))
+    {
+        return None;
+    }
+    let length = Expr::call("cardinality", vec![list.e.clone()]);
+    let op = if negated { BinOp::NotEq } else { BinOp::Eq };
+    let test = Expr::bin(op, length, Expr::long(0));
+    Some(TExpr::new(
+        Expr::coalesce(test, Expr::bool(negated)),
+        Ty::Bool,
+        false,
+    ))
+}
+
 /// `a == b` / `a != b` with KQL's null rules: null vs value is false (`!=`: true), null vs null
 /// is null. In a predicate, null and false both drop the row, so plain SQL forms serve.
 pub(crate) fn equality(a: TExpr, b: TExpr, negated: bool, pred: bool) -> TExpr {
+    if let Some(test) =
+        empty_list_test(&a, &b, negated).or_else(|| empty_list_test(&b, &a, negated))
+    {
+        return test;
+    }
     let both_null_possible = a.nullable && b.nullable;
     let any_null = a.nullable || b.nullable;
     let (ae, be) = (a.e, b.e);
