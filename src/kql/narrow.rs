@@ -208,8 +208,26 @@ fn walk(rel: &Rel, mut needs: Needs, scans: &mut BTreeMap<String, Needs>) {
             aggregates,
         } => {
             let mut input_needs = Needs::new();
-            for e in keys.iter().chain(aggregates) {
+            for e in keys {
                 expr(e, Usage::Full, &mut input_needs, scans);
+            }
+            for (c, e) in rel.columns[keys.len()..].iter().zip(aggregates) {
+                match e {
+                    // `take_any` passes one row's value on: it is used as its output is (the
+                    // columns a per-row `mv-apply` carries through its groups).
+                    Expr::Agg {
+                        name,
+                        args,
+                        filter: None,
+                        order_by,
+                        ..
+                    } if name == "kql_take_any" && args.len() == 1 && order_by.is_empty() => {
+                        if let Some(u) = needs.remove(&c.name) {
+                            expr(&args[0], u, &mut input_needs, scans);
+                        }
+                    }
+                    e => expr(e, Usage::Full, &mut input_needs, scans),
+                }
             }
             walk(input, input_needs, scans);
         }
