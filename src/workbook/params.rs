@@ -146,6 +146,13 @@ pub trait ChoiceSource {
         param: &Parameter,
         bound: &bind::Bound,
     ) -> Result<Option<Vec<Choice>>>;
+
+    /// Whether the query of a parameter that nothing selects (no value given, saved or
+    /// default, not required) may be left unrun: true when nothing lists its choices and its
+    /// rows could not select a default (no third, `selected`, column). Default: always run.
+    fn may_skip_unselected(&mut self, _param: &Parameter, _bound: &bind::Bound) -> bool {
+        false
+    }
 }
 
 /// Orders a parameters step's parameters so that each comes after those its query or choices
@@ -423,7 +430,11 @@ fn resolve_choice(
         ),
         Choices::Query { query, lang } => {
             let bound = bind_choice_query(param, &query.text, *lang, scope)?;
-            (source.query_choices(param, &bound)?, false)
+            if nothing_selects(param, cli) && source.may_skip_unselected(param, &bound) {
+                (None, false)
+            } else {
+                (source.query_choices(param, &bound)?, false)
+            }
         }
         Choices::None => (None, false),
     };
@@ -567,6 +578,19 @@ fn resolve_choice(
         )));
     }
     Ok(())
+}
+
+/// No value is given on the command line, saved or defaulted, and none is required.
+fn nothing_selects(param: &Parameter, cli: &[&str]) -> bool {
+    let given = |v: Option<&ParamValue>| match v {
+        Some(ParamValue::Many(vs)) => !vs.is_empty(),
+        Some(_) => true,
+        None => false,
+    };
+    cli.is_empty()
+        && !param.required
+        && !given(param.value.as_ref())
+        && !given(param.default.as_ref())
 }
 
 fn bind_choice_query(
@@ -770,6 +794,40 @@ mod tests {
             e.contains("is required") && e.contains("p1 (Package one)"),
             "{e}"
         );
+    }
+
+    /// Counts the queries run; lets unselected ones be skipped.
+    struct Skipping(usize);
+    impl ChoiceSource for Skipping {
+        fn query_choices(&mut self, p: &Parameter, b: &bind::Bound) -> Result<Option<Vec<Choice>>> {
+            self.0 += 1;
+            NoQueries.query_choices(p, b)
+        }
+        fn may_skip_unselected(&mut self, _: &Parameter, _: &bind::Bound) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn an_optional_dropdown_nothing_selects_runs_no_query() {
+        let optional = Parameter {
+            required: false,
+            ..dropdown("Pkg")
+        };
+        let mut source = Skipping(0);
+        let s = resolve(&optional, &Empty, &inputs(&[]), &mut source).unwrap();
+        assert_eq!((source.0, s.resolved.clone()), (0, Resolved::Unset));
+        // A value to check, a saved value or a required parameter: the query runs.
+        let s = resolve(&optional, &Empty, &inputs(&[("Pkg", "p1")]), &mut source).unwrap();
+        assert!(matches!(s.resolved, Resolved::One { ref value, .. } if value == "p1"));
+        let saved = Parameter {
+            value: Some(ParamValue::One("p2".into())),
+            ..optional.clone()
+        };
+        resolve(&saved, &Empty, &inputs(&[]), &mut source).unwrap();
+        let e = resolve(&dropdown("Pkg"), &Empty, &inputs(&[]), &mut source).unwrap_err();
+        assert!(e.to_string().contains("p1 (Package one)"), "{e}");
+        assert_eq!(source.0, 3);
     }
 
     #[test]

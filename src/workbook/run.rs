@@ -244,6 +244,23 @@ impl ChoiceSource for ChoiceRunner<'_> {
         let result = self.rt.block_on(execute(self.engine, &compiled))?;
         Ok(Some(choices_from_rows(&result)?))
     }
+
+    /// `run` and `explain` list no choices: an optional drop-down nothing selects does not run
+    /// its query (the packages of `request-status` when no package is given), unless its rows
+    /// could select a default (a third column) or it does not compile (reported as before).
+    fn may_skip_unselected(&mut self, param: &Parameter, bound: &Bound) -> bool {
+        let super::model::Choices::Query { lang, .. } = &param.choices else {
+            return false;
+        };
+        if !matches!(self.mode, Mode::Run | Mode::Explain) {
+            return false;
+        }
+        match compile(self.engine, *lang, &bound.text, None, self.now) {
+            Ok(CompiledQuery::Kql(c)) => c.columns.len() < 3,
+            // SQL's columns are known only once planned: run it.
+            Ok(CompiledQuery::Sql(_)) | Err(_) => false,
+        }
+    }
 }
 
 /// A parameter query's rows as choices: value, label, selected, group (by position).
