@@ -360,91 +360,42 @@ impl Expr {
 
     /// Replaces column references by `f(name)` (used to inline `extend` definitions).
     pub fn map_columns(self, f: &dyn Fn(&str) -> Option<Expr>) -> Expr {
-        let m = |e: Box<Expr>| Box::new(e.map_columns(f));
-        let mv = |v: Vec<Expr>| v.into_iter().map(|e| e.map_columns(f)).collect::<Vec<_>>();
-        let mk = |v: Vec<SortKey>| {
-            v.into_iter()
-                .map(|k| SortKey {
-                    expr: k.expr.map_columns(f),
-                    ..k
-                })
-                .collect::<Vec<_>>()
-        };
         match self {
             Expr::Col(name) => f(&name).unwrap_or(Expr::Col(name)),
-            e @ (Expr::SideCol(..) | Expr::Lit(..) | Expr::ScalarRel(_)) => e,
-            Expr::Call(n, args) => Expr::Call(n, mv(args)),
-            Expr::Agg {
-                name,
-                args,
-                distinct,
-                filter,
-                order_by,
-            } => Expr::Agg {
-                name,
-                args: mv(args),
-                distinct,
-                filter: filter.map(m),
-                order_by: mk(order_by),
-            },
-            Expr::Window {
-                name,
-                args,
-                partition_by,
-                order_by,
-            } => Expr::Window {
-                name,
-                args: mv(args),
-                partition_by: mv(partition_by),
-                order_by: mk(order_by),
-            },
-            Expr::Unnest(a) => Expr::Unnest(m(a)),
-            Expr::Binary(op, a, b) => Expr::Binary(op, m(a), m(b)),
-            Expr::Not(a) => Expr::Not(m(a)),
-            Expr::Neg(a) => Expr::Neg(m(a)),
-            Expr::IsNull(a, n) => Expr::IsNull(m(a), n),
-            Expr::IsDistinct(a, b, n) => Expr::IsDistinct(m(a), m(b), n),
-            Expr::Case(whens, otherwise) => Expr::Case(
-                whens
-                    .into_iter()
-                    .map(|(c, v)| (c.map_columns(f), v.map_columns(f)))
-                    .collect(),
-                otherwise.map(m),
-            ),
-            Expr::Cast(a, t, tr) => Expr::Cast(m(a), t, tr),
-            Expr::ArrowCast(a, t) => Expr::ArrowCast(m(a), t),
-            Expr::InList(a, l, n) => Expr::InList(m(a), mv(l), n),
-            Expr::InRel(a, r, n) => Expr::InRel(m(a), r, n),
-            Expr::Between(a, b, c, n) => Expr::Between(m(a), m(b), m(c), n),
-            Expr::Field(a, n) => Expr::Field(m(a), n),
-            Expr::Index(a, b) => Expr::Index(m(a), m(b)),
+            e => e.map_parts(&mut |x| x.map_columns(f), &mut |r| r),
         }
     }
-}
 
-impl Expr {
     /// This expression with every subquery relation in it (`IN (subquery)`, scalar
     /// subqueries) replaced by `f(relation)`.
     pub fn map_subqueries(self, f: &mut dyn FnMut(Rel) -> Rel) -> Expr {
-        let m = |e: Box<Expr>, f: &mut dyn FnMut(Rel) -> Rel| Box::new(e.map_subqueries(f));
-        let mv = |v: Vec<Expr>, f: &mut dyn FnMut(Rel) -> Rel| {
-            v.into_iter()
-                .map(|e| e.map_subqueries(f))
-                .collect::<Vec<_>>()
+        match self {
+            Expr::ScalarRel(r) => Expr::ScalarRel(Box::new(f(*r))),
+            Expr::InRel(a, r, n) => Expr::InRel(Box::new(a.map_subqueries(f)), Box::new(f(*r)), n),
+            e => e.map_parts(&mut |x| x.map_subqueries(f), &mut |r| r),
+        }
+    }
+
+    /// This expression with each direct sub-expression replaced by `fe(sub)` and each direct
+    /// subquery relation by `fr(rel)`: the one rebuild per variant the mappings above share.
+    fn map_parts(self, fe: &mut dyn FnMut(Expr) -> Expr, fr: &mut dyn FnMut(Rel) -> Rel) -> Expr {
+        let m = |e: Box<Expr>, fe: &mut dyn FnMut(Expr) -> Expr| Box::new(fe(*e));
+        let mv = |v: Vec<Expr>, fe: &mut dyn FnMut(Expr) -> Expr| {
+            v.into_iter().map(&mut *fe).collect::<Vec<_>>()
         };
-        let mk = |v: Vec<SortKey>, f: &mut dyn FnMut(Rel) -> Rel| {
+        let mk = |v: Vec<SortKey>, fe: &mut dyn FnMut(Expr) -> Expr| {
             v.into_iter()
                 .map(|k| SortKey {
-                    expr: k.expr.map_subqueries(f),
+                    expr: fe(k.expr),
                     ..k
                 })
                 .collect::<Vec<_>>()
         };
         match self {
-            Expr::ScalarRel(r) => Expr::ScalarRel(Box::new(f(*r))),
-            Expr::InRel(a, r, n) => Expr::InRel(m(a, f), Box::new(f(*r)), n),
             e @ (Expr::Col(_) | Expr::SideCol(..) | Expr::Lit(..)) => e,
-            Expr::Call(n, args) => Expr::Call(n, mv(args, f)),
+            Expr::ScalarRel(r) => Expr::ScalarRel(Box::new(fr(*r))),
+            Expr::InRel(a, r, n) => Expr::InRel(m(a, fe), Box::new(fr(*r)), n),
+            Expr::Call(n, args) => Expr::Call(n, mv(args, fe)),
             Expr::Agg {
                 name,
                 args,
@@ -453,10 +404,10 @@ impl Expr {
                 order_by,
             } => Expr::Agg {
                 name,
-                args: mv(args, f),
+                args: mv(args, fe),
                 distinct,
-                filter: filter.map(|x| m(x, f)),
-                order_by: mk(order_by, f),
+                filter: filter.map(|x| m(x, fe)),
+                order_by: mk(order_by, fe),
             },
             Expr::Window {
                 name,
@@ -465,29 +416,26 @@ impl Expr {
                 order_by,
             } => Expr::Window {
                 name,
-                args: mv(args, f),
-                partition_by: mv(partition_by, f),
-                order_by: mk(order_by, f),
+                args: mv(args, fe),
+                partition_by: mv(partition_by, fe),
+                order_by: mk(order_by, fe),
             },
-            Expr::Unnest(a) => Expr::Unnest(m(a, f)),
-            Expr::Binary(op, a, b) => Expr::Binary(op, m(a, f), m(b, f)),
-            Expr::Not(a) => Expr::Not(m(a, f)),
-            Expr::Neg(a) => Expr::Neg(m(a, f)),
-            Expr::IsNull(a, n) => Expr::IsNull(m(a, f), n),
-            Expr::IsDistinct(a, b, n) => Expr::IsDistinct(m(a, f), m(b, f), n),
+            Expr::Unnest(a) => Expr::Unnest(m(a, fe)),
+            Expr::Binary(op, a, b) => Expr::Binary(op, m(a, fe), m(b, fe)),
+            Expr::Not(a) => Expr::Not(m(a, fe)),
+            Expr::Neg(a) => Expr::Neg(m(a, fe)),
+            Expr::IsNull(a, n) => Expr::IsNull(m(a, fe), n),
+            Expr::IsDistinct(a, b, n) => Expr::IsDistinct(m(a, fe), m(b, fe), n),
             Expr::Case(whens, otherwise) => Expr::Case(
-                whens
-                    .into_iter()
-                    .map(|(c, v)| (c.map_subqueries(f), v.map_subqueries(f)))
-                    .collect(),
-                otherwise.map(|o| m(o, f)),
+                whens.into_iter().map(|(c, v)| (fe(c), fe(v))).collect(),
+                otherwise.map(|o| m(o, fe)),
             ),
-            Expr::Cast(a, t, tr) => Expr::Cast(m(a, f), t, tr),
-            Expr::ArrowCast(a, t) => Expr::ArrowCast(m(a, f), t),
-            Expr::InList(a, l, n) => Expr::InList(m(a, f), mv(l, f), n),
-            Expr::Between(a, b, c, n) => Expr::Between(m(a, f), m(b, f), m(c, f), n),
-            Expr::Field(a, n) => Expr::Field(m(a, f), n),
-            Expr::Index(a, b) => Expr::Index(m(a, f), m(b, f)),
+            Expr::Cast(a, t, tr) => Expr::Cast(m(a, fe), t, tr),
+            Expr::ArrowCast(a, t) => Expr::ArrowCast(m(a, fe), t),
+            Expr::InList(a, l, n) => Expr::InList(m(a, fe), mv(l, fe), n),
+            Expr::Between(a, b, c, n) => Expr::Between(m(a, fe), m(b, fe), m(c, fe), n),
+            Expr::Field(a, n) => Expr::Field(m(a, fe), n),
+            Expr::Index(a, b) => Expr::Index(m(a, fe), m(b, fe)),
         }
     }
 }
