@@ -35,10 +35,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use auditbook::cli::GlobalArgs;
+use auditbook::cli::query::runtime;
 use auditbook::cli::workbook::{InputArgs, walk_workbook};
 use auditbook::engine::Engine;
-use auditbook::workbook::run::{Mode, walk};
-use auditbook::workbook::{Item, ItemKind, StepResult, load_builtin_or_path};
+use auditbook::workbook::run::{Mode, walk_lenient};
+use auditbook::workbook::{StepResult, load_builtin_or_path};
 
 // The binary's allocator (src/main.rs): in process means the same code as the CLI, allocator
 // included.
@@ -243,26 +244,6 @@ fn global_args(data: &std::path::Path) -> GlobalArgs {
     .global
 }
 
-/// The runtime `auditbook` builds for every command (`cli::query::runtime`, crate-private).
-fn runtime() -> auditbook::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| auditbook::Error::Invalid(format!("cannot start the async runtime: {e}")))
-}
-
-/// `params` resolves with every parameter optional, so a required one without a value leaves
-/// its allowed values to list (`cli::workbook::walk_lenient`, crate-private: the same edit).
-fn relax(items: &mut [Item]) {
-    for item in items {
-        match &mut item.kind {
-            ItemKind::Parameters(ps) => ps.iter_mut().for_each(|p| p.required = false),
-            ItemKind::Group(g) => relax(&mut g.items),
-            _ => {}
-        }
-    }
-}
-
 fn inputs(params: &[String], now: &str) -> InputArgs {
     InputArgs {
         params: params.to_vec(),
@@ -299,11 +280,8 @@ fn run_once(case: &Case, global: &GlobalArgs, now: &str) -> auditbook::Result<us
             let inputs = inputs(params, now).inputs()?;
             let engine = Engine::open(&global.data)?;
             let rt = runtime()?;
-            let mut relaxed = wb.clone();
-            relax(&mut relaxed.items);
-            let walked = walk(&engine, &rt, &relaxed, &inputs, Mode::Params)?;
+            let walked = walk_lenient(&engine, &rt, &wb, &inputs)?;
             let param = walked
-                .parameters
                 .iter()
                 .find(|p| p.param.name == *listed)
                 .ok_or_else(|| auditbook::Error::Invalid(format!("no parameter {listed}")))?;

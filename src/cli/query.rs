@@ -43,8 +43,8 @@ pub enum Lang {
     Kql,
 }
 
-/// A multi-threaded runtime for DataFusion.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+/// A multi-threaded runtime for DataFusion (the CLI's, and the in-process benches').
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

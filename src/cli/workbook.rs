@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use crate::cli::GlobalArgs;
 use crate::cli::query::runtime;
-use crate::engine::Engine;
 use crate::render::OutputFormat;
 use crate::workbook::params::{Inputs, TimeArg};
 use crate::workbook::run::{Mode, Walk, walk};
@@ -206,7 +205,7 @@ pub fn params(args: ParamsArgs, global: &GlobalArgs) -> Result<Outcome> {
     let rt = runtime()?;
     // Required parameters may be unset here: that is what `params` is for. Resolve with the
     // allowed values listed, and report a missing value as null.
-    let walked = walk_lenient(&engine, &rt, &wb, &inputs)?;
+    let walked = crate::workbook::run::walk_lenient(&engine, &rt, &wb, &inputs)?;
     let listed: Vec<serde_json::Value> = walked
         .iter()
         .map(|p| {
@@ -294,58 +293,6 @@ pub fn params(args: ParamsArgs, global: &GlobalArgs) -> Result<Outcome> {
     }
     out.flush().map_err(crate::render::io_error)?;
     Ok(Outcome::Success)
-}
-
-/// Resolves every parameter as `run` would, except that a required parameter without a value is
-/// left unset (so its allowed values can be listed) instead of stopping the walk.
-fn walk_lenient(
-    engine: &Engine,
-    rt: &tokio::runtime::Runtime,
-    wb: &Workbook,
-    inputs: &Inputs,
-) -> Result<Vec<crate::workbook::params::ParamState>> {
-    let mut relaxed = wb.clone();
-    fn relax(items: &mut [crate::workbook::Item]) {
-        for item in items {
-            match &mut item.kind {
-                crate::workbook::ItemKind::Parameters(ps) => {
-                    for p in ps {
-                        p.required = false;
-                    }
-                }
-                crate::workbook::ItemKind::Group(g) => relax(&mut g.items),
-                _ => {}
-            }
-        }
-    }
-    relax(&mut relaxed.items);
-    let walked = walk(engine, rt, &relaxed, inputs, Mode::Params)?;
-    // Report the declared `required` flags, not the relaxed ones.
-    let required: Vec<(String, bool)> = all_declared(&wb.items);
-    Ok(walked
-        .parameters
-        .into_iter()
-        .map(|mut p| {
-            if let Some((_, r)) = required.iter().find(|(n, _)| n == &p.param.name) {
-                p.param.required = *r;
-            }
-            p
-        })
-        .collect())
-}
-
-fn all_declared(items: &[crate::workbook::Item]) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    for item in items {
-        match &item.kind {
-            crate::workbook::ItemKind::Parameters(ps) => {
-                out.extend(ps.iter().map(|p| (p.name.clone(), p.required)))
-            }
-            crate::workbook::ItemKind::Group(g) => out.extend(all_declared(&g.items)),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Compile every query of workbooks without running them; report problems with file, line and

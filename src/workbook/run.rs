@@ -894,3 +894,55 @@ fn cut(
     }
     out
 }
+
+/// Resolves every parameter as `run` would, except that a required parameter without a value is
+/// left unset (so its allowed values can be listed) instead of stopping the walk.
+pub fn walk_lenient(
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    wb: &Workbook,
+    inputs: &Inputs,
+) -> Result<Vec<super::params::ParamState>> {
+    let mut relaxed = wb.clone();
+    fn relax(items: &mut [super::Item]) {
+        for item in items {
+            match &mut item.kind {
+                super::ItemKind::Parameters(ps) => {
+                    for p in ps {
+                        p.required = false;
+                    }
+                }
+                super::ItemKind::Group(g) => relax(&mut g.items),
+                _ => {}
+            }
+        }
+    }
+    relax(&mut relaxed.items);
+    let walked = walk(engine, rt, &relaxed, inputs, Mode::Params)?;
+    // Report the declared `required` flags, not the relaxed ones.
+    let required: Vec<(String, bool)> = all_declared(&wb.items);
+    Ok(walked
+        .parameters
+        .into_iter()
+        .map(|mut p| {
+            if let Some((_, r)) = required.iter().find(|(n, _)| n == &p.param.name) {
+                p.param.required = *r;
+            }
+            p
+        })
+        .collect())
+}
+
+fn all_declared(items: &[super::Item]) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for item in items {
+        match &item.kind {
+            super::ItemKind::Parameters(ps) => {
+                out.extend(ps.iter().map(|p| (p.name.clone(), p.required)))
+            }
+            super::ItemKind::Group(g) => out.extend(all_declared(&g.items)),
+            _ => {}
+        }
+    }
+    out
+}
