@@ -51,6 +51,7 @@ CASES = [
     "approle-dropdown",
     "daily-by-category",
     "request-status",
+    "target-events",
 ]
 DAILY_KQL = "AuditLogs | summarize count() by bin(TimeGenerated, 1d), Category"
 
@@ -328,9 +329,69 @@ def q_daily() -> dict:
     }
 
 
+TARGET_COLUMNS = "TimeGenerated, Category, OperationName, Result, InitiatedBy, AdditionalDetails"
+
+
+def target_kql(tid: str) -> str:
+    """Every event that targets one object, all time (benches/workbook_queries.rs `target_kql`)."""
+    return (
+        f'AuditLogs | mv-expand TargetResources | where TargetResources.id == {json.dumps(tid)} '
+        f"| project {TARGET_COLUMNS}, TargetResources | order by TimeGenerated desc"
+    )
+
+
+def q_target(tid: str) -> dict:
+    pre = f"list_contains(list_transform(TargetResources, lambda x: x.id), {sq(tid)})"
+    return {
+        "unnest-select": (
+            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM (SELECT {TARGET_COLUMNS}, "
+            f"unnest(TargetResources) AS tr FROM AuditLogs) WHERE tr.id = {sq(tid)} ORDER BY TimeGenerated DESC"
+        ),
+        "list_contains": (
+            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM (SELECT {TARGET_COLUMNS}, "
+            f"unnest(TargetResources) AS tr FROM AuditLogs WHERE {pre}) WHERE tr.id = {sq(tid)} "
+            f"ORDER BY TimeGenerated DESC"
+        ),
+        "lateral": (
+            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM AuditLogs, unnest(TargetResources) AS u(tr) "
+            f"WHERE tr.id = {sq(tid)} ORDER BY TimeGenerated DESC"
+        ),
+    }
+
+
 REQUEST_OPS = ["User requests access package assignment", "Administrator directly assigns user to access package"]
 FULFIL_OPS = ["Fulfill access package assignment", "Fulfill access package assignment request"]
-REMOVE_REQUEST_OPS = [
+REMOVE_TARGET_COLUMNS = "TimeGenerated, Category, OperationName, Result, InitiatedBy, AdditionalDetails"
+
+
+def target_kql(tid: str) -> str:
+    """Every event that targets one object, all time (benches/workbook_queries.rs `target_kql`)."""
+    return (
+        f'AuditLogs | mv-expand TargetResources | where TargetResources.id == {json.dumps(tid)} '
+        f"| project {TARGET_COLUMNS}, TargetResources | order by TimeGenerated desc"
+    )
+
+
+def q_target(tid: str) -> dict:
+    pre = f"list_contains(list_transform(TargetResources, lambda x: x.id), {sq(tid)})"
+    return {
+        "unnest-select": (
+            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM (SELECT {TARGET_COLUMNS}, "
+            f"unnest(TargetResources) AS tr FROM AuditLogs) WHERE tr.id = {sq(tid)} ORDER BY TimeGenerated DESC"
+        ),
+        "list_contains": (
+            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM (SELECT {TARGET_COLUMNS}, "
+            f"unnest(TargetResources) AS tr FROM AuditLogs WHERE {pre}) WHERE tr.id = {sq(tid)} "
+            f"ORDER BY TimeGenerated DESC"
+        ),
+        "lateral": (
+            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM AuditLogs, unnest(TargetResources) AS u(tr) "
+            f"WHERE tr.id = {sq(tid)} ORDER BY TimeGenerated DESC"
+        ),
+    }
+
+
+REQUEST_OPS = [
     "User requests to remove access package assignment",
     "Administrator directly removes user access package assignment",
 ]
@@ -772,7 +833,14 @@ class Harness:
             f"WHERE tr.type = 'User' AND coalesce(tr.userPrincipalName, '') <> '' "
             f"GROUP BY 1, 2 ORDER BY n DESC, 1 LIMIT 1"
         ).fetchone()
+        # A user some events target (a few dozen, over months): the security reader's question.
+        t = con.execute(
+            "SELECT tr.id, count(*) AS n FROM (SELECT unnest(TargetResources) AS tr FROM AuditLogs) "
+            "WHERE tr.type = 'User' GROUP BY 1 HAVING count(*) <= 60 ORDER BY n DESC, 1 LIMIT 1"
+        ).fetchone()
         picks = {
+            "target": t[0],
+            "target_events": t[1],
             "package": p[0],
             "package_events": p[1],
             "app": a[0],
@@ -800,6 +868,7 @@ class Harness:
             "daily-by-category": ab + ["query", "--kql", DAILY_KQL, "--format", "csv"],
             "request-status": ab + ["report", "request-status", "--user", picks["user"], "--now", NOW,
                                     "--format", "csv"],
+            "target-events": ab + ["query", "--kql", target_kql(picks["target"]), "--format", "csv"],
         }[case]
 
     def duck_queries(self, case: str, picks: dict) -> dict:
@@ -811,6 +880,7 @@ class Harness:
             "approle-dropdown": lambda: q_approle_dropdown(30),
             "daily-by-category": q_daily,
             "request-status": lambda: q_request_status(picks["user_id"]),
+            "target-events": lambda: q_target(picks["target"]),
         }[case]()
 
     def in_process(self, data: Path, picks: dict, cases: list) -> dict:
@@ -820,6 +890,7 @@ class Harness:
         cmd = [
             self.wq, "--data", data, "--now", NOW, "--runs", self.args.runs, "--budget", self.args.budget,
             "--package", picks["package"], "--app", picks["app"], "--user", picks["user"],
+            "--target", picks["target"],
             "--only", ",".join(cases),
         ]
         log("in process: " + " ".join(cases))

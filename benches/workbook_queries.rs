@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cargo bench --bench workbook_queries -- --data DIR [--now RFC3339] [--runs N] [--warmup N]
-//!     [--budget SECONDS] [--package ID] [--app NAME] [--user UPN] [--only CASE,...] [--list]
+//!     [--budget SECONDS] [--package ID] [--app NAME] [--user UPN] [--target ID] [--only CASE,...]
+//!     [--list]
 //! ```
 //!
 //! Cases (a case whose flag is missing is skipped):
@@ -20,6 +21,9 @@
 //!   Category'`
 //! - `request-status`: `report request-status --user UPN` (= `run request-status --param
 //!   User=UPN`)
+//! - `target-events`: `query --kql 'AuditLogs | mv-expand TargetResources | where
+//!   TargetResources.id == "ID" | project ... | order by TimeGenerated desc'`: every event that
+//!   targets one object, all time
 //!
 //! Each case runs `--warmup` times (default 1) untimed, then `--runs` times (default 5); a
 //! warm-up slower than 5 s counts as a run (the caches it warms matter little then), and runs
@@ -51,6 +55,16 @@ const SLOW_WARMUP: f64 = 5.0;
 
 const DAILY_KQL: &str = "AuditLogs | summarize count() by bin(TimeGenerated, 1d), Category";
 
+/// Every event that targets one object (a user, a group, ...), all time: a security reader's
+/// question, which the target index answers without reading the other events.
+fn target_kql(id: &str) -> String {
+    format!(
+        "AuditLogs | mv-expand TargetResources | where TargetResources.id == {id:?} \
+         | project TimeGenerated, Category, OperationName, Result, InitiatedBy, AdditionalDetails, TargetResources \
+         | order by TimeGenerated desc"
+    )
+}
+
 /// What one invocation does.
 enum Kind {
     /// `auditbook run WORKBOOK --param ...`
@@ -65,7 +79,7 @@ enum Kind {
         listed: &'static str,
     },
     /// `auditbook query --kql QUERY`
-    Kql(&'static str),
+    Kql(String),
 }
 
 struct Case {
@@ -84,6 +98,7 @@ struct Args {
     package: Option<String>,
     app: Option<String>,
     user: Option<String>,
+    target: Option<String>,
     only: Vec<String>,
     list: bool,
 }
@@ -105,6 +120,7 @@ fn parse_args() -> Args {
                 | "--package"
                 | "--app"
                 | "--user"
+                | "--target"
                 | "--only"
         );
         let value = if takes_value {
@@ -135,6 +151,7 @@ fn parse_args() -> Args {
             "--package" => args.package = value,
             "--app" => args.app = value,
             "--user" => args.user = value,
+            "--target" => args.target = value,
             "--only" => args.only.extend(
                 value
                     .unwrap_or_default()
@@ -209,7 +226,7 @@ fn cases(args: &Args) -> Vec<Case> {
     out.push(Case {
         name: "daily-by-category",
         command: format!("query --kql {DAILY_KQL:?}"),
-        kind: Kind::Kql(DAILY_KQL),
+        kind: Kind::Kql(DAILY_KQL.to_string()),
     });
     match &args.user {
         Some(u) => out.push(Case {
@@ -221,6 +238,17 @@ fn cases(args: &Args) -> Vec<Case> {
             },
         }),
         None => missing("request-status", "--user"),
+    }
+    match &args.target {
+        Some(t) => {
+            let kql = target_kql(t);
+            out.push(Case {
+                name: "target-events",
+                command: format!("query --kql {kql:?}"),
+                kind: Kind::Kql(kql),
+            })
+        }
+        None => missing("target-events", "--target"),
     }
     if !args.only.is_empty() {
         out.retain(|c| args.only.iter().any(|o| o == c.name));

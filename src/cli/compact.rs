@@ -1,5 +1,6 @@
 //! `auditbook compact [--days FROM..TO] [--json]`: merges the days holding several Parquet files
-//! (one per incremental ingest) into one file each, atomically, and says what it did.
+//! (one per incremental ingest) into one file each, atomically, writes the target index of
+//! files that have none, and says what it did.
 
 use crate::cli::GlobalArgs;
 use crate::store::Dataset;
@@ -46,11 +47,22 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
             serde_json::to_string_pretty(&s).expect("serializable")
         );
     } else if s.days.is_empty() {
+        if s.indexed > 0 {
+            println!(
+                "indexed {} file(s) that had no target index, in {:.1} s",
+                s.indexed, s.seconds
+            );
+        }
         println!(
-            "nothing to do: {} day(s), {} file(s), none with more than one file",
-            s.days_seen, s.files_before
+            "nothing {}: {} day(s), {} file(s), none with more than one file",
+            if s.indexed > 0 { "to merge" } else { "to do" },
+            s.days_seen,
+            s.files_before
         );
     } else {
+        if s.indexed > 0 {
+            println!("indexed {} file(s) that had no target index", s.indexed);
+        }
         for d in &s.days {
             println!(
                 "{}: {} files → 1, {} rows, {:.1} MB → {:.1} MB",

@@ -48,7 +48,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
     }
     let (file, kql) = load_kql(args.kql.as_deref(), args.file.as_deref())?;
     let engine = global.engine()?;
-    let compiled = match engine.compile_kql(&kql, &file) {
+    // `--now` fixes `now()`/`ago()` as it does for workbooks, so plans are reproducible.
+    let now = args.inputs.inputs()?.now;
+    let compiled = match engine.compile_kql_at(&kql, &file, now) {
         Ok(c) => c,
         Err(Error::Diagnostics {
             diagnostics, text, ..

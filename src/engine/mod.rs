@@ -35,6 +35,8 @@ use crate::schema::{AUDIT_LOGS, DATE_PARTITION, audit_logs_schema};
 use crate::snapshot_schema::{SNAPSHOT_PARTITION, snapshot_schemas};
 use crate::{Error, Result};
 
+mod indexed;
+
 /// A query's result: its schema (known even when there are no rows) and its batches.
 #[derive(Debug, Clone)]
 pub struct QueryResult {
@@ -108,7 +110,13 @@ impl Engine {
         let mut stored = Vec::new();
         let table: Arc<dyn datafusion::catalog::TableProvider> = if audit_logs.is_dir() {
             stored.push((AUDIT_LOGS.to_string(), audit_logs.clone(), DATE_PARTITION));
-            Arc::new(listing_table(&ctx, &audit_logs)?)
+            stored_table(
+                &ctx,
+                AUDIT_LOGS,
+                &audit_logs,
+                &audit_logs_schema(),
+                DATE_PARTITION,
+            )?
         } else {
             empty_table()?
         };
@@ -274,8 +282,8 @@ impl Engine {
             }
         }
         for (name, dir, partition, narrowed) in overrides {
-            let table = partitioned_table(&self.ctx, dir, narrowed, partition)?;
-            schema.register_table(name.clone(), Arc::new(table))?;
+            let table = stored_table(&self.ctx, name, dir, narrowed, partition)?;
+            schema.register_table(name.clone(), table)?;
         }
         let catalog = Arc::new(MemoryCatalogProvider::new());
         catalog.register_schema(&schema_name, schema.clone())?;
@@ -402,11 +410,23 @@ fn empty_table() -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     )?))
 }
 
-/// `AuditLogs` over the hive-partitioned Parquet files below `dir` (which exists). Files outside
-/// `date=...` directories, in deeper subdirectories (staging), empty or not ending in `.parquet`
-/// are not read.
-fn listing_table(ctx: &SessionContext, dir: &Path) -> Result<ListingTable> {
-    partitioned_table(ctx, dir, &audit_logs_schema(), DATE_PARTITION)
+/// The stored table `name` over the hive-partitioned Parquet files below `dir` (which exists),
+/// declared with `schema`: `AuditLogs` is read through its target index ([`indexed`]). Files
+/// outside `partition=...` directories, in deeper subdirectories (staging), empty or not ending
+/// in `.parquet` are not read.
+fn stored_table(
+    ctx: &SessionContext,
+    name: &str,
+    dir: &Path,
+    schema: &SchemaRef,
+    partition: &str,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let table = partitioned_table(ctx, dir, schema, partition)?;
+    Ok(if name == AUDIT_LOGS {
+        Arc::new(indexed::IndexedTable::new(table, dir.to_path_buf()))
+    } else {
+        Arc::new(table)
+    })
 }
 
 /// A table over the Parquet files in `dir`'s `partition=...` subdirectories.

@@ -1,7 +1,8 @@
 //! Compaction: incremental ingests leave one `part-<ingest>.parquet` per day and ingest; this
 //! merges every day holding more than one file into one file, sorted by `TimeGenerated`, with the
 //! dataset's writer settings, published through the commit journal like an ingest (the lock is
-//! held; a crash leaves the dataset before or after; the rows are the same rows).
+//! held; a crash leaves the dataset before or after; the rows are the same rows). The other
+//! days' files get their target index ([`super::target_index`]) when they have none.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::days::{merge_files, parquet_files};
+use super::target_index;
 use super::{
     Dataset, JOURNAL, Journal, apply_journal, audit_logs_dir, for_each_parallel, io, meta_dir, rel,
     sync_dir, sync_files, write_parquet,
@@ -38,6 +40,8 @@ pub struct CompactSummary {
     pub rows: u64,
     pub bytes_before: u64,
     pub bytes_after: u64,
+    /// Files of the other days whose target index was missing or stale, and is now written.
+    pub indexed: usize,
     pub seconds: f64,
 }
 
@@ -58,6 +62,7 @@ impl Dataset {
         let mut summary = CompactSummary::default();
         let dir = audit_logs_dir(&data);
         let mut days: Vec<(String, Vec<PathBuf>)> = Vec::new();
+        let mut unindexed: Vec<PathBuf> = Vec::new();
         let entries = match fs::read_dir(&dir) {
             Ok(e) => Some(e),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -82,9 +87,17 @@ impl Dataset {
             summary.files_after += files.len();
             if files.len() > 1 {
                 days.push((day, files));
+            } else {
+                unindexed.extend(files.into_iter().filter(|f| !target_index::is_current(f)));
             }
         }
         days.sort();
+        // Days left as they are still get their target index when it is missing (files written
+        // before indexes existed): the sidecar is written beside the file, under the lock.
+        for outcome in for_each_parallel(&unindexed, |f| target_index::rebuild(f)) {
+            outcome?;
+            summary.indexed += 1;
+        }
         if days.is_empty() {
             summary.seconds = started.elapsed().as_secs_f64();
             return Ok(summary);
@@ -148,7 +161,10 @@ impl Dataset {
             summary.bytes_after += day.bytes_after;
             summary.days.push(day);
         }
+        let sidecars: Vec<PathBuf> = written.iter().map(|p| target_index::sidecar(p)).collect();
+        written.extend(sidecars);
         sync_files(&written)?;
+        let moves = super::with_sidecars(&data, moves);
         let journal = Journal { txn, moves };
         let meta = meta_dir(&data);
         let tmp = meta.join("journal.json.tmp");

@@ -52,6 +52,7 @@ use crate::{Error, Result};
 
 pub mod compact;
 pub mod days;
+pub mod target_index;
 use days::Days;
 
 const META_DIR: &str = "_auditbook";
@@ -504,10 +505,14 @@ impl Transaction<'_> {
             ),
         ));
 
+        let moves = with_sidecars(&data, moves);
         let published: Vec<PathBuf> = moves
             .iter()
             .map(|(from, _)| data.join(from))
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e == "parquet" || e == target_index::EXTENSION)
+            })
             .filter(|p| p.starts_with(&self.staging))
             .collect();
         sync_files(&published)?;
@@ -724,7 +729,8 @@ fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     let dir = path.parent().expect("file in a directory");
     io(dir, fs::create_dir_all(dir))?;
     let file = io(path, File::create(path))?;
-    let props = if batch.schema_ref().field_with_name("TimeGenerated").is_ok() {
+    let audit = batch.schema_ref().field_with_name("TimeGenerated").is_ok();
+    let props = if audit {
         audit_writer_properties()
     } else {
         writer_properties()
@@ -732,7 +738,24 @@ fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     let mut w = ArrowWriter::try_new(file, Arc::clone(batch.schema_ref()), Some(props))?;
     w.write(batch)?;
     w.into_inner()?;
+    if audit {
+        target_index::write(path, batch)?;
+    }
     Ok(())
+}
+
+/// `moves` with, before each move of a Parquet file that has a [`target_index`] sidecar, the
+/// same move of the sidecar: a file and its index go (and are journaled) together.
+fn with_sidecars(data: &Path, moves: Vec<(PathBuf, PathBuf)>) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::with_capacity(moves.len());
+    for (from, to) in moves {
+        let (side_from, side_to) = (target_index::sidecar(&from), target_index::sidecar(&to));
+        if from.extension().is_some_and(|e| e == "parquet") && data.join(&side_from).exists() {
+            out.push((side_from, side_to));
+        }
+        out.push((from, to));
+    }
+    out
 }
 
 /// Flushes files to disk (on every core: each flush waits for the disk), before a journal

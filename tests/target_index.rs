@@ -1,0 +1,170 @@
+//! The target index (`.part-*.tidx` beside each `AuditLogs` file): ingest and `compact` write
+//! it, a KQL filter on `TargetResources.id` / `.displayName` reads only the rows it selects,
+//! and the rows are the same with the index, without it, and with a damaged one.
+
+mod util;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use util::*;
+
+const PACKAGES: u64 = 7;
+
+/// A Graph NDJSON export of records `from..to` (about 5 per hour over a few days): each targets
+/// access package `pkg-{i % 7}` ("Package {i % 7}") and a user of its own.
+fn export(path: &Path, from: u64, to: u64) -> PathBuf {
+    let mut w = BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in from..to {
+        let t = chrono::DateTime::from_timestamp(1_790_000_000 + i as i64 * 701, 0).unwrap();
+        writeln!(
+            w,
+            r#"{{"id":"EM_{i:06}","category":"EntitlementManagement","correlationId":"c-{i}","result":"success","activityDisplayName":"Create request","activityDateTime":"{t}","loggedByService":"Access Reviews","operationType":"Add","initiatedBy":{{"user":{{"id":"u-{i}","userPrincipalName":"user{i}@fabrikam.example"}}}},"targetResources":[{{"id":"pkg-{p}","displayName":"Package {p}","type":"AccessPackage"}},{{"id":"u-{i}","displayName":"User {i}","type":"User"}}],"additionalDetails":[]}}"#,
+            p = i % PACKAGES,
+            t = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .unwrap();
+    }
+    path.to_path_buf()
+}
+
+/// `(parquet files, index files)` of the dataset, by name.
+fn files(data: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut parquet, mut index) = (Vec::new(), Vec::new());
+    for day in std::fs::read_dir(data.join("AuditLogs")).unwrap() {
+        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            match p.extension().and_then(|e| e.to_str()) {
+                Some("parquet") => parquet.push(p),
+                Some("tidx") => index.push(p),
+                _ => {}
+            }
+        }
+    }
+    parquet.sort();
+    index.sort();
+    (parquet, index)
+}
+
+/// The index file each Parquet file should have.
+fn expected_index(parquet: &[PathBuf]) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = parquet
+        .iter()
+        .map(|p| {
+            p.with_file_name(format!(
+                ".{}.tidx",
+                p.file_stem().unwrap().to_string_lossy()
+            ))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The ids a KQL query returns, sorted.
+fn ids(data: &Path, kql: &str) -> Vec<String> {
+    let r = run(data, &["query", "--format", "json", "--kql", kql]);
+    assert_eq!(r.code, 0, "{kql}\n{}\n{}", r.stdout, r.stderr);
+    let mut ids: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["Id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn expected_ids(range: std::ops::Range<u64>, package: u64) -> Vec<String> {
+    let mut v: Vec<String> = range
+        .filter(|i| i % PACKAGES == package)
+        .map(|i| format!("EM_{i:06}"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Rows the Parquet scan produced, from `explain --analyze` (summed over the scans).
+fn scanned_rows(data: &Path, kql: &str) -> u64 {
+    let r = run(data, &["explain", "--analyze", "--kql", kql]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout
+        .lines()
+        .filter(|l| l.contains("DataSourceExec"))
+        .map(|l| {
+            let m = l.split("output_rows=").nth(1).expect("metrics");
+            let n: String = m.chars().take_while(|c| c.is_ascii_digit()).collect();
+            assert!(!m[n.len()..].starts_with('.'), "a small count: {m}");
+            n.parse::<u64>().unwrap()
+        })
+        .sum()
+}
+
+const BY_ID: &str =
+    r#"AuditLogs | mv-expand TargetResources | where TargetResources.id == "pkg-3" | project Id"#;
+const BY_NAME: &str = r#"AuditLogs | mv-expand TargetResources | where tostring(TargetResources.displayName) == "Package 5" and TargetResources.type == "AccessPackage" | project Id"#;
+
+#[test]
+fn the_index_narrows_the_scan_and_never_changes_the_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Two overlapping ingests: some days get a second file.
+    for (name, from, to) in [("a.ndjson", 0, 400), ("b.ndjson", 300, 700)] {
+        let (summary, r) = ingest(&data, &[export(&tmp.path().join(name), from, to)]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(counts(&summary).3, 0);
+    }
+    let (parquet, index) = files(&data);
+    assert!(parquet.len() > 3, "{parquet:?}");
+    assert_eq!(
+        index,
+        expected_index(&parquet),
+        "one index per file, no other"
+    );
+
+    let want_3 = expected_ids(0..700, 3);
+    let want_5 = expected_ids(0..700, 5);
+    assert_eq!(ids(&data, BY_ID), want_3);
+    assert_eq!(ids(&data, BY_NAME), want_5);
+    // Only the selected rows are read: 100 of 700.
+    assert_eq!(scanned_rows(&data, BY_ID), want_3.len() as u64);
+    // A value in no file reads nothing and finds nothing.
+    let none = r#"AuditLogs | mv-expand TargetResources | where TargetResources.id == "pkg-9" | project Id"#;
+    assert_eq!(ids(&data, none), Vec::<String>::new());
+    assert_eq!(scanned_rows(&data, none), 0);
+
+    // A damaged index (truncated) and a missing one: that file is read in full, same rows.
+    let damaged = &index[0];
+    let bytes = std::fs::read(damaged).unwrap();
+    std::fs::write(damaged, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(&index[1]).unwrap();
+    assert_eq!(ids(&data, BY_ID), want_3);
+    assert_eq!(ids(&data, BY_NAME), want_5);
+    assert!(scanned_rows(&data, BY_ID) > want_3.len() as u64);
+    // An index of another file (another size) is not used either.
+    std::fs::copy(&index[2], &index[1]).unwrap();
+    assert_eq!(ids(&data, BY_ID), want_3);
+
+    // `compact` merges the days with two files (their new file comes with its index) and
+    // writes the index of the other files where it is missing or stale.
+    for i in &index {
+        let _ = std::fs::remove_file(i);
+    }
+    let r = run(&data, &["compact", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.json();
+    let merged = s["days"].as_array().unwrap().len();
+    assert!(merged > 0, "{s}");
+    let (parquet, index) = files(&data);
+    assert_eq!(
+        s["indexed"].as_u64().unwrap() as usize,
+        parquet.len() - merged
+    );
+    assert_eq!(index, expected_index(&parquet));
+    assert_eq!(ids(&data, BY_ID), want_3);
+    assert_eq!(scanned_rows(&data, BY_ID), want_3.len() as u64);
+    // Nothing left to do.
+    let r = run(&data, &["compact"]);
+    assert!(r.stdout.starts_with("nothing to do"), "{}", r.stdout);
+}
