@@ -361,37 +361,7 @@ def q_target(tid: str) -> dict:
 
 REQUEST_OPS = ["User requests access package assignment", "Administrator directly assigns user to access package"]
 FULFIL_OPS = ["Fulfill access package assignment", "Fulfill access package assignment request"]
-REMOVE_TARGET_COLUMNS = "TimeGenerated, Category, OperationName, Result, InitiatedBy, AdditionalDetails"
-
-
-def target_kql(tid: str) -> str:
-    """Every event that targets one object, all time (benches/workbook_queries.rs `target_kql`)."""
-    return (
-        f'AuditLogs | mv-expand TargetResources | where TargetResources.id == {json.dumps(tid)} '
-        f"| project {TARGET_COLUMNS}, TargetResources | order by TimeGenerated desc"
-    )
-
-
-def q_target(tid: str) -> dict:
-    pre = f"list_contains(list_transform(TargetResources, lambda x: x.id), {sq(tid)})"
-    return {
-        "unnest-select": (
-            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM (SELECT {TARGET_COLUMNS}, "
-            f"unnest(TargetResources) AS tr FROM AuditLogs) WHERE tr.id = {sq(tid)} ORDER BY TimeGenerated DESC"
-        ),
-        "list_contains": (
-            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM (SELECT {TARGET_COLUMNS}, "
-            f"unnest(TargetResources) AS tr FROM AuditLogs WHERE {pre}) WHERE tr.id = {sq(tid)} "
-            f"ORDER BY TimeGenerated DESC"
-        ),
-        "lateral": (
-            f"SELECT {TARGET_COLUMNS}, tr AS TargetResources FROM AuditLogs, unnest(TargetResources) AS u(tr) "
-            f"WHERE tr.id = {sq(tid)} ORDER BY TimeGenerated DESC"
-        ),
-    }
-
-
-REQUEST_OPS = [
+REMOVE_REQUEST_OPS = [
     "User requests to remove access package assignment",
     "Administrator directly removes user access package assignment",
 ]
