@@ -11,7 +11,7 @@
 //!
 //! Format (little-endian), built so that a lookup reads three small ranges of the file:
 //! ```text
-//! 0    b"ABTIDX02"                   magic and version
+//! 0    b"ABTIDX03"                   magic and version
 //! 8    u64  size of the Parquet file in bytes       } the index is valid only for the file
 //! 16   i64  its modification time (ns since 1970)  } of that size and time
 //! 24   u64  rows of the Parquet file
@@ -20,7 +20,7 @@
 //! 40   u64 × (B + 1)                 offset of each bucket's entries, then the end
 //! ...  entries: u64 key hash, u32 n, u32 × n rows (ascending)
 //! ```
-//! A key is the FNV-1a 64 hash of its field byte (0 id, 1 displayName) and value; its bucket
+//! A key is a 64-bit hash ([`key_hash`]) of its field (0 id, 1 displayName) and value; its bucket
 //! is that hash modulo B. Keys are stored as their hash only: two values with one hash would
 //! select the rows of both, which the filter then tells apart, so a collision costs time,
 //! never rows.
@@ -37,7 +37,7 @@ use crate::Result;
 
 /// The file name extension of a target index.
 pub const EXTENSION: &str = "tidx";
-const MAGIC: &[u8; 8] = b"ABTIDX02";
+const MAGIC: &[u8; 8] = b"ABTIDX03";
 const HEADER: usize = 40;
 
 /// The target fields that are indexed, by their code in the file.
@@ -73,14 +73,48 @@ pub fn sidecar(data: &Path) -> PathBuf {
     data.with_file_name(format!(".{stem}.{EXTENSION}"))
 }
 
-/// The key of `field = value`: FNV-1a 64 over the field's code and the value's bytes.
+/// The key of `field = value`: a 64-bit hash of the field's code and the value's bytes, 8 bytes
+/// at a time (multiply-xor rounds, then the MurmurHash3 finalizer). Defined here, so an index
+/// written by one build is read the same by another.
 fn key_hash(field: TargetField, value: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in std::iter::once(field as u8).chain(value.iter().copied()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (field as u64 + 1).wrapping_mul(K) ^ value.len() as u64;
+    let mut chunks = value.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8"));
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
-    h
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(last))
+            .wrapping_mul(K)
+            .rotate_left(29);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Keys are hashes already: the map uses them as they are.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// The identity of a Parquet file an index is valid for: its size and modification time (ns),
@@ -117,7 +151,8 @@ pub fn write(data: &Path, batch: &RecordBatch) -> Result<()> {
 
 /// The index of `batch` as the bytes of an index file for the Parquet file `stamp`.
 fn encode(batch: &RecordBatch, stamp: FileStamp) -> Vec<u8> {
-    let mut keys: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut keys: HashMap<u64, Vec<u32>, std::hash::BuildHasherDefault<KeyHasher>> =
+        HashMap::default();
     if let Some(targets) = batch
         .column_by_name("TargetResources")
         .and_then(|c| c.as_list_opt::<i32>())
