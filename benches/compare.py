@@ -1128,6 +1128,7 @@ class Harness:
             lines.append(
                 f"- Parameters: package `{p['package']}` ({p['package_events']} events), app `{p['app']}` "
                 f"({p['app_events_30d']} target records in 30 days), user `{p['user']}` ({p['user_requests']} requests)"
+                + (f", target `{p['target']}` ({p['target_events']} events)" if "target" in p else "")
             )
         if r.get("history"):
             h = r["history"]
