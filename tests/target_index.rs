@@ -1,5 +1,5 @@
-//! The target index (`.part-*.tidx` beside each `AuditLogs` file): ingest and `compact` write
-//! it, a KQL filter on `TargetResources.id` / `.displayName` reads only the rows it selects,
+//! The target index (`_auditbook/index/AuditLogs/date=D/part-T.tidx` for each `AuditLogs` file):
+//! ingest and `compact` write it, a KQL filter on `TargetResources.id` / `.displayName` reads only the rows it selects,
 //! and the rows are the same with the index, without it, and with a damaged one.
 
 mod util;
@@ -28,17 +28,21 @@ fn export(path: &Path, from: u64, to: u64) -> PathBuf {
     path.to_path_buf()
 }
 
-/// `(parquet files, index files)` of the dataset, by name.
+/// `(parquet files, index files)` of the dataset, by name; the table's day directories hold
+/// Parquet files only.
 fn files(data: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let (mut parquet, mut index) = (Vec::new(), Vec::new());
     for day in std::fs::read_dir(data.join("AuditLogs")).unwrap() {
         for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
             let p = f.unwrap().path();
-            match p.extension().and_then(|e| e.to_str()) {
-                Some("parquet") => parquet.push(p),
-                Some("tidx") => index.push(p),
-                _ => {}
-            }
+            assert_eq!(p.extension().unwrap(), "parquet", "{p:?}");
+            parquet.push(p);
+        }
+    }
+    let index_dir = data.join("_auditbook/index/AuditLogs");
+    for day in std::fs::read_dir(&index_dir).into_iter().flatten() {
+        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
+            index.push(f.unwrap().path());
         }
     }
     parquet.sort();
@@ -46,15 +50,14 @@ fn files(data: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     (parquet, index)
 }
 
-/// The index file each Parquet file should have.
-fn expected_index(parquet: &[PathBuf]) -> Vec<PathBuf> {
+/// The index file each Parquet file should have:
+/// `_auditbook/index/AuditLogs/date=D/part-T.tidx` for `AuditLogs/date=D/part-T.parquet`.
+fn expected_index(data: &Path, parquet: &[PathBuf]) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = parquet
         .iter()
         .map(|p| {
-            p.with_file_name(format!(
-                ".{}.tidx",
-                p.file_stem().unwrap().to_string_lossy()
-            ))
+            let rel = p.strip_prefix(data).unwrap().with_extension("tidx");
+            data.join("_auditbook/index").join(rel)
         })
         .collect();
     v.sort();
@@ -119,7 +122,7 @@ fn the_index_narrows_the_scan_and_never_changes_the_rows() {
     assert!(parquet.len() > 3, "{parquet:?}");
     assert_eq!(
         index,
-        expected_index(&parquet),
+        expected_index(&data, &parquet),
         "one index per file, no other"
     );
 
@@ -161,7 +164,7 @@ fn the_index_narrows_the_scan_and_never_changes_the_rows() {
         s["indexed"].as_u64().unwrap() as usize,
         parquet.len() - merged
     );
-    assert_eq!(index, expected_index(&parquet));
+    assert_eq!(index, expected_index(&data, &parquet));
     assert_eq!(ids(&data, BY_ID), want_3);
     assert_eq!(scanned_rows(&data, BY_ID), want_3.len() as u64);
     // Nothing left to do.

@@ -90,6 +90,8 @@ impl IndexedTable {
             return Some(file);
         }
         let path = self.dir.join(partition).join(name);
+        let root = self.dir.parent().unwrap_or(&self.dir);
+        let index = target_index::index_path(root, &path);
         let stamp = FileStamp {
             size: file.object_meta.size,
             modified: file
@@ -98,7 +100,7 @@ impl IndexedTable {
                 .timestamp_nanos_opt()
                 .unwrap_or(0),
         };
-        let Some(selected) = target_index::lookup(&path, stamp, keys) else {
+        let Some(selected) = target_index::lookup(&index, stamp, keys) else {
             return Some(file);
         };
         if selected.matching.is_empty() {

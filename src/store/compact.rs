@@ -88,13 +88,19 @@ impl Dataset {
             if files.len() > 1 {
                 days.push((day, files));
             } else {
-                unindexed.extend(files.into_iter().filter(|f| !target_index::is_current(f)));
+                unindexed.extend(
+                    files.into_iter().filter(|f| {
+                        !target_index::is_current(f, &target_index::index_path(&data, f))
+                    }),
+                );
             }
         }
         days.sort();
         // Days left as they are still get their target index when it is missing (files written
-        // before indexes existed): the sidecar is written beside the file, under the lock.
-        for outcome in for_each_parallel(&unindexed, |f| target_index::rebuild(f)) {
+        // before indexes existed), under the lock.
+        for outcome in for_each_parallel(&unindexed, |f| {
+            target_index::rebuild(f, &target_index::index_path(&data, f))
+        }) {
             outcome?;
             summary.indexed += 1;
         }
@@ -161,10 +167,13 @@ impl Dataset {
             summary.bytes_after += day.bytes_after;
             summary.days.push(day);
         }
-        let sidecars: Vec<PathBuf> = written.iter().map(|p| target_index::sidecar(p)).collect();
+        let sidecars: Vec<PathBuf> = written
+            .iter()
+            .map(|p| target_index::index_path(&data, p))
+            .collect();
         written.extend(sidecars);
         sync_files(&written)?;
-        let moves = super::with_sidecars(&data, moves);
+        let moves = super::with_indexes(&data, moves);
         let journal = Journal { txn, moves };
         let meta = meta_dir(&data);
         let tmp = meta.join("journal.json.tmp");

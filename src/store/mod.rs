@@ -9,6 +9,8 @@
 //! DATA/_auditbook/lock                               held by the one writer
 //! DATA/_auditbook/journal.json                       present only while a commit is being applied
 //! DATA/_auditbook/ingests/<txn>.json                 one summary per committed ingest
+//! DATA/_auditbook/index/AuditLogs/date=.../part-<txn>.tidx   the target index of each AuditLogs
+//!                                                    file ([`target_index`])
 //! DATA/_auditbook/staging/<txn>/                     work files of an ingest in progress
 //! ```
 //! An ingest buffers records per day as Arrow batches and, while it is still reading, seals days
@@ -505,7 +507,7 @@ impl Transaction<'_> {
             ),
         ));
 
-        let moves = with_sidecars(&data, moves);
+        let moves = with_indexes(&data, moves);
         let published: Vec<PathBuf> = moves
             .iter()
             .map(|(from, _)| data.join(from))
@@ -744,14 +746,16 @@ fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     Ok(())
 }
 
-/// `moves` with, before each move of a Parquet file that has a [`target_index`] sidecar, the
-/// same move of the sidecar: a file and its index go (and are journaled) together.
-fn with_sidecars(data: &Path, moves: Vec<(PathBuf, PathBuf)>) -> Vec<(PathBuf, PathBuf)> {
+/// `moves` (relative to `data`) with, before each move of a Parquet file that has a
+/// [`target_index`], the move of its index from where it is to where it belongs beside the
+/// target ([`target_index::index_path`]): a file and its index go (and are journaled) together.
+fn with_indexes(data: &Path, moves: Vec<(PathBuf, PathBuf)>) -> Vec<(PathBuf, PathBuf)> {
+    let index = |p: &Path| rel(data, &target_index::index_path(data, &data.join(p)));
     let mut out = Vec::with_capacity(moves.len());
     for (from, to) in moves {
-        let (side_from, side_to) = (target_index::sidecar(&from), target_index::sidecar(&to));
+        let side_from = index(&from);
         if from.extension().is_some_and(|e| e == "parquet") && data.join(&side_from).exists() {
-            out.push((side_from, side_to));
+            out.push((side_from, index(&to)));
         }
         out.push((from, to));
     }
@@ -842,12 +846,19 @@ mod tests {
             dir.path(),
             vec![rec("late", 1, 9), rec("early", 1, 1), rec("mid", 1, 4)],
         );
-        let path = fs::read_dir(day_dir(dir.path(), "2026-10-01"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let files = days::parquet_files(&day_dir(dir.path(), "2026-10-01")).unwrap();
+        let [path] = files.as_slice() else {
+            panic!("one file: {files:?}")
+        };
+        // Its target index is in the dataset's index directory.
+        let index = target_index::index_path(dir.path(), path);
+        assert!(
+            index.starts_with(
+                dir.path()
+                    .join("_auditbook/index/AuditLogs/date=2026-10-01")
+            )
+        );
+        assert!(target_index::is_current(path, &index));
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
             .unwrap()
             .build()

@@ -1,9 +1,11 @@
-//! The target index: a sidecar written next to every `AuditLogs` Parquet file, mapping each
+//! The target index: a file written with every `AuditLogs` Parquet file, mapping each
 //! `TargetResources[].id` and `TargetResources[].displayName` value to the rows of that file
 //! whose targets hold it ("events by access package", "events by target user or app").
 //!
-//! `DATA/AuditLogs/date=D/part-T.parquet` has its index in `.part-T.tidx`. Ingest and `compact`
-//! write it with the file and the journal moves both; the query engine
+//! `DATA/AuditLogs/date=D/part-T.parquet` has its index in
+//! `DATA/_auditbook/index/AuditLogs/date=D/part-T.tidx` ([`index_path`]): outside the table's
+//! directories, which other engines list as they are. Ingest and `compact` write it beside the
+//! new file in their staging, and the journal moves both; the query engine
 //! ([`crate::engine`]) turns a `kql_list_has(TargetResources, 'id' | 'displayName', 'V')`
 //! filter into a row selection of each file, so the Parquet reader decodes only those rows.
 //! The filter still runs on them: the index only narrows what is read. A file without a
@@ -34,6 +36,7 @@ use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 
 use super::io;
 use crate::Result;
+use crate::schema::AUDIT_LOGS;
 
 /// The file name extension of a target index.
 pub const EXTENSION: &str = "tidx";
@@ -65,12 +68,19 @@ impl TargetField {
     }
 }
 
-/// The index file of the Parquet file `data`: `.part-T.tidx` for `part-T.parquet`. The leading
-/// dot hides it from the readers of the hive layout (Spark, pyarrow), which would take any
-/// other file in a partition for data; DuckDB and DataFusion read `*.parquet` only.
-pub fn sidecar(data: &Path) -> PathBuf {
-    let stem = data.file_stem().unwrap_or_default().to_string_lossy();
-    data.with_file_name(format!(".{stem}.{EXTENSION}"))
+/// Where the index of the Parquet file `file` lives. For a file of the table of the dataset
+/// at `root` (`root/AuditLogs/date=D/part-T.parquet`): `root/_auditbook/index/AuditLogs/date=D/
+/// part-T.tidx`, so the table's directories hold only Parquet files. For a work file anywhere
+/// else (an ingest's or a compaction's staging): beside it, `part-T.tidx`.
+pub fn index_path(root: &Path, file: &Path) -> PathBuf {
+    match file.strip_prefix(root.join(AUDIT_LOGS)) {
+        Ok(rel) => super::meta_dir(root)
+            .join("index")
+            .join(AUDIT_LOGS)
+            .join(rel)
+            .with_extension(EXTENSION),
+        Err(_) => file.with_extension(EXTENSION),
+    }
 }
 
 /// The key of `field = value`: a 64-bit hash of the field's code and the value's bytes, 8 bytes
@@ -140,11 +150,11 @@ impl FileStamp {
     }
 }
 
-/// Writes the index of `batch` (the rows of the Parquet file `data`, in file order) next to
+/// Writes the index of `batch` (the rows of the Parquet work file `data`, in file order) beside
 /// `data`, which must be written (and closed) already: its stamp goes into the index.
 pub fn write(data: &Path, batch: &RecordBatch) -> Result<()> {
     let bytes = encode(batch, FileStamp::of(data)?);
-    let path = sidecar(data);
+    let path = data.with_extension(EXTENSION);
     let mut f = io(&path, File::create(&path))?;
     io(&path, f.write_all(&bytes))
 }
@@ -213,15 +223,15 @@ fn encode(batch: &RecordBatch, stamp: FileStamp) -> Vec<u8> {
     out
 }
 
-/// Whether the Parquet file `data` has an index written for it (for its stamp).
-pub fn is_current(data: &Path) -> bool {
-    FileStamp::of(data).is_ok_and(|stamp| lookup(data, stamp, &[]).is_some())
+/// Whether `index` is an index written for the Parquet file `data` (for its stamp).
+pub fn is_current(data: &Path, index: &Path) -> bool {
+    FileStamp::of(data).is_ok_and(|stamp| lookup(index, stamp, &[]).is_some())
 }
 
-/// Writes the index of an existing Parquet file `data` (an `AuditLogs` file written before
-/// indexes existed), reading only the indexed leaves of `TargetResources`. The index is written
+/// Writes `index`, the index of an existing Parquet file `data` (an `AuditLogs` file written
+/// before indexes existed), reading only the indexed leaves of `TargetResources`. It is written
 /// to a temporary name and renamed, so a reader sees none or all of it.
-pub fn rebuild(data: &Path) -> Result<()> {
+pub fn rebuild(data: &Path, index: &Path) -> Result<()> {
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let file = io(data, File::open(data))?;
@@ -253,10 +263,12 @@ pub fn rebuild(data: &Path) -> Result<()> {
         Some(first) => arrow::compute::concat_batches(first.schema_ref(), &batches)?,
         None => return Ok(()),
     };
-    let path = sidecar(data);
-    let tmp = path.with_extension("tidx.tmp");
+    if let Some(dir) = index.parent() {
+        io(dir, fs::create_dir_all(dir))?;
+    }
+    let tmp = index.with_extension("tidx.tmp");
     io(&tmp, fs::write(&tmp, encode(&batch, FileStamp::of(data)?)))?;
-    io(&tmp, fs::rename(&tmp, &path))
+    io(&tmp, fs::rename(&tmp, index))
 }
 
 /// What the index of one Parquet file says about a set of keys.
@@ -268,12 +280,12 @@ pub struct Selected {
     pub matching: Vec<u32>,
 }
 
-/// The rows of the Parquet file `data` (with `stamp`) whose targets hold every one of `keys`,
-/// from its index; `None` when there is no usable index for that file (the caller reads the
-/// whole file).
-pub fn lookup(data: &Path, stamp: FileStamp, keys: &[(TargetField, &str)]) -> Option<Selected> {
+/// The rows of a Parquet file (with `stamp`) whose targets hold every one of `keys`, from its
+/// `index`; `None` when that is not a usable index for that file (the caller reads the whole
+/// file).
+pub fn lookup(index: &Path, stamp: FileStamp, keys: &[(TargetField, &str)]) -> Option<Selected> {
     use std::os::unix::fs::FileExt;
-    let file = File::open(sidecar(data)).ok()?;
+    let file = File::open(index).ok()?;
     let read = |at: u64, len: usize| -> Option<Vec<u8>> {
         let mut buf = vec![0; len];
         file.read_exact_at(&mut buf, at).ok()?;
@@ -386,7 +398,8 @@ mod tests {
         fs::write(&data, b"0123456789").unwrap();
         write(&data, &batch).unwrap();
         let stamp = FileStamp::of(&data).unwrap();
-        let get = |keys: &[(TargetField, &str)]| lookup(&data, stamp, keys).unwrap().matching;
+        let index = data.with_extension(EXTENSION);
+        let get = |keys: &[(TargetField, &str)]| lookup(&index, stamp, keys).unwrap().matching;
         assert_eq!(get(&[(TargetField::Id, "P1")]), vec![0, 2]);
         assert_eq!(get(&[(TargetField::DisplayName, "Sales")]), vec![0, 1, 2]);
         assert_eq!(
@@ -395,12 +408,16 @@ mod tests {
         );
         assert_eq!(get(&[(TargetField::Id, "Sales")]), Vec::<u32>::new());
         assert_eq!(get(&[(TargetField::Id, "p1")]), Vec::<u32>::new());
-        assert_eq!(lookup(&data, stamp, &[]).unwrap().rows, 4);
-        assert!(is_current(&data));
+        assert_eq!(lookup(&index, stamp, &[]).unwrap().rows, 4);
+        assert!(is_current(&data, &index));
         // An index written for a file of another size or time is not used.
         let other = |size, modified| FileStamp { size, modified };
         assert_eq!(
-            lookup(&data, other(11, stamp.modified), &[(TargetField::Id, "P1")]),
+            lookup(
+                &index,
+                other(11, stamp.modified),
+                &[(TargetField::Id, "P1")]
+            ),
             None
         );
         assert_eq!(
@@ -411,11 +428,11 @@ mod tests {
             ),
             None
         );
-        assert_eq!(lookup(&dir.path().join("other.parquet"), stamp, &[]), None);
+        assert_eq!(lookup(&dir.path().join("other.tidx"), stamp, &[]), None);
         // Rewriting the file makes its index stale.
         std::thread::sleep(std::time::Duration::from_millis(10));
         fs::write(&data, b"9876543210").unwrap();
-        assert!(!is_current(&data));
+        assert!(!is_current(&data, &index));
     }
 
     #[test]
@@ -427,10 +444,10 @@ mod tests {
         };
         let bytes = encode(&batch, stamp);
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("part.parquet");
-        fs::write(sidecar(&data), &bytes[..bytes.len() - 3]).unwrap();
-        assert_eq!(lookup(&data, stamp, &[(TargetField::Id, "P1")]), None);
-        fs::write(sidecar(&data), &bytes).unwrap();
-        assert!(lookup(&data, stamp, &[(TargetField::Id, "P1")]).is_some());
+        let index = dir.path().join("part.tidx");
+        fs::write(&index, &bytes[..bytes.len() - 3]).unwrap();
+        assert_eq!(lookup(&index, stamp, &[(TargetField::Id, "P1")]), None);
+        fs::write(&index, &bytes).unwrap();
+        assert!(lookup(&index, stamp, &[(TargetField::Id, "P1")]).is_some());
     }
 }
