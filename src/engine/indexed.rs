@@ -41,12 +41,15 @@ impl IndexedTable {
     }
 
     /// `plan` (the listing table's scan) with each file narrowed to the rows its index selects
-    /// for `keys`; unchanged when the plan is not a plain file scan.
+    /// for `keys`; unchanged when there are no keys or the plan is not a plain file scan.
     fn select(
         &self,
         plan: Arc<dyn ExecutionPlan>,
         keys: &[(TargetField, String)],
     ) -> Arc<dyn ExecutionPlan> {
+        if keys.is_empty() {
+            return plan;
+        }
         let Some(exec) = plan.downcast_ref::<DataSourceExec>() else {
             return plan;
         };
@@ -195,12 +198,7 @@ impl TableProvider for IndexedTable {
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.scan(state, projection, filters, limit).await?;
-        let keys = target_keys(filters);
-        Ok(if keys.is_empty() {
-            plan
-        } else {
-            self.select(plan, &keys)
-        })
+        Ok(self.select(plan, &target_keys(filters)))
     }
 
     async fn scan_with_args<'a>(
@@ -210,11 +208,7 @@ impl TableProvider for IndexedTable {
     ) -> datafusion::common::Result<ScanResult> {
         let keys = target_keys(args.filters().unwrap_or(&[]));
         let plan = self.inner.scan_with_args(state, args).await?.into_inner();
-        Ok(ScanResult::new(if keys.is_empty() {
-            plan
-        } else {
-            self.select(plan, &keys)
-        }))
+        Ok(ScanResult::new(self.select(plan, &keys)))
     }
 
     fn supports_filters_pushdown(

@@ -62,7 +62,8 @@ impl Dataset {
         let mut summary = CompactSummary::default();
         let dir = audit_logs_dir(&data);
         let mut days: Vec<(String, Vec<PathBuf>)> = Vec::new();
-        let mut unindexed: Vec<PathBuf> = Vec::new();
+        // (file, its index) of the days left as they are whose index is missing or stale.
+        let mut unindexed: Vec<(PathBuf, PathBuf)> = Vec::new();
         let entries = match fs::read_dir(&dir) {
             Ok(e) => Some(e),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -88,19 +89,18 @@ impl Dataset {
             if files.len() > 1 {
                 days.push((day, files));
             } else {
-                unindexed.extend(
-                    files.into_iter().filter(|f| {
-                        !target_index::is_current(f, &target_index::index_path(&data, f))
-                    }),
-                );
+                for f in files {
+                    let index = target_index::index_path(&data, &f);
+                    if !target_index::is_current(&f, &index) {
+                        unindexed.push((f, index));
+                    }
+                }
             }
         }
         days.sort();
         // Days left as they are still get their target index when it is missing (files written
         // before indexes existed), under the lock.
-        for outcome in for_each_parallel(&unindexed, |f| {
-            target_index::rebuild(f, &target_index::index_path(&data, f))
-        }) {
+        for outcome in for_each_parallel(&unindexed, |(f, index)| target_index::rebuild(f, index)) {
             outcome?;
             summary.indexed += 1;
         }
@@ -167,11 +167,11 @@ impl Dataset {
             summary.bytes_after += day.bytes_after;
             summary.days.push(day);
         }
-        let sidecars: Vec<PathBuf> = written
+        let indexes: Vec<PathBuf> = written
             .iter()
             .map(|p| target_index::index_path(&data, p))
             .collect();
-        written.extend(sidecars);
+        written.extend(indexes);
         sync_files(&written)?;
         let moves = super::with_indexes(&data, moves);
         let journal = Journal { txn, moves };
