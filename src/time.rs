@@ -84,6 +84,9 @@ pub fn format_graph(nanos: i64) -> String {
     out
 }
 
+/// Nanoseconds in a (UTC) day: `nanos.div_euclid(NANOS_PER_DAY)` numbers the day of [`utc_day`].
+pub const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+
 /// The UTC day (`YYYY-MM-DD`) a timestamp falls on: the dataset's partition key.
 pub fn utc_day(nanos: i64) -> String {
     to_datetime(nanos).format("%Y-%m-%d").to_string()

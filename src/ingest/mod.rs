@@ -7,6 +7,7 @@
 //! Entitlement-management snapshots (Graph collections of a snapshot folder, [`snapshot`]) take the
 //! same path into the `Entra*` tables, in the same transaction.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::Result;
-use crate::record::{AuditRecord, records_to_batch};
+use crate::record::{AuditBuilder, AuditRecord, Text};
 use crate::store::{Dataset, Rejected};
 use arrow::array::RecordBatch;
 use snapshot::SnapshotRow;
@@ -117,7 +118,10 @@ const CHUNK: usize = 2048;
 /// The reading side: collects a file's records into chunks for the writing thread.
 struct ChannelSink {
     chunk: Vec<Item>,
-    audit: BTreeMap<String, Vec<AuditRecord>>,
+    /// Audit records of the current chunk as Arrow columns, per UTC day number, with that day's
+    /// partition value. Each builder is appended to row by row: a record's text is copied once,
+    /// from the input line into its column.
+    audit: BTreeMap<i64, (String, AuditBuilder)>,
     audit_records: usize,
     to_writer: SyncSender<Msg>,
     tenant: Option<String>,
@@ -136,9 +140,13 @@ impl ChannelSink {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
-        let batches = std::mem::take(&mut self.audit)
-            .into_iter()
-            .map(|(day, records)| Ok((day, records_to_batch(&records)?)))
+        // A day that received nothing since the last flush is dropped; the others keep their
+        // builder for the next chunk.
+        self.audit.retain(|_, (_, b)| !b.is_empty());
+        let batches = self
+            .audit
+            .values_mut()
+            .map(|(day, b)| Ok((day.clone(), b.finish()?)))
             .collect::<Result<Vec<_>>>()?;
         self.audit_records = 0;
         self.send(Msg::Records(batches, chunk))
@@ -151,24 +159,42 @@ impl ChannelSink {
         }
         Ok(())
     }
-}
 
-impl read::Sink for ChannelSink {
-    fn accept(&mut self, mut record: AuditRecord) -> Result<()> {
+    /// Adds an accepted record (derived columns filled) to its day's builder.
+    fn add<S: Text>(&mut self, mut record: AuditRecord<S>) -> Result<()> {
         if let Some(tenant) = &self.tenant
-            && record.tenant_id.is_empty()
+            && record.tenant_id.as_ref().is_empty()
         {
-            record.tenant_id = tenant.clone();
+            record.tenant_id = S::from_string(tenant.clone());
             record.fill_derived();
         }
         // The day is the UTC day of `ActivityDateTime` (see `Transaction::add`).
-        let day = crate::time::utc_day(record.activity_date_time);
-        self.audit.entry(day).or_default().push(record);
+        let day = record
+            .activity_date_time
+            .div_euclid(crate::time::NANOS_PER_DAY);
+        self.audit
+            .entry(day)
+            .or_insert_with(|| {
+                let name = crate::time::utc_day(record.activity_date_time);
+                (name, AuditBuilder::default())
+            })
+            .1
+            .append(&record);
         self.audit_records += 1;
         if self.audit_records >= CHUNK {
             self.flush()?;
         }
         Ok(())
+    }
+}
+
+impl read::Sink for ChannelSink {
+    fn accept(&mut self, record: AuditRecord) -> Result<()> {
+        self.add(record)
+    }
+
+    fn accept_borrowed(&mut self, record: AuditRecord<Cow<'_, str>>) -> Result<()> {
+        self.add(record)
     }
 
     fn accept_snapshot(&mut self, row: SnapshotRow) -> Result<()> {

@@ -208,7 +208,7 @@ mod tests {
 
     /// Two audit records, projected to a few columns (timestamp, string, int, nested).
     fn audit_batch() -> RecordBatch {
-        let records = vec![
+        let records: Vec<AuditRecord> = vec![
             AuditRecord {
                 time_generated: 1_767_323_045_123_456_700,
                 activity_date_time: 1_767_323_045_123_456_700,

@@ -3,13 +3,14 @@
 //!
 //! A day is sealed when it has not received records for a while (exports are mostly in time
 //! order, so a day is usually complete by then) or when the batches held in memory pass a budget
-//! (the least recently fed days go first). Sealing runs on a background thread, one job at a
-//! time, so the parts of one day are written in order: each part drops the `Id`s stored already
-//! for its day and those of the day's earlier parts. A day fed again after its seal gets another
-//! part; at commit the parts of such a day are merged into one file. Memory is bounded by the
-//! budget plus the day being sealed, whatever the input's size.
+//! (the least recently fed days go first). Sealing runs on background threads, one per core;
+//! a day is always sealed by the same thread, so the parts of one day are written in order: each
+//! part drops the `Id`s stored already for its day and those of the day's earlier parts. A day
+//! fed again after its seal gets another part; at commit the parts of such a day are merged into
+//! one file. Memory is bounded by the budget plus the days being sealed (two per thread: one
+//! written, one waiting), whatever the input's size.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -55,8 +56,11 @@ pub struct Days {
     open: BTreeMap<String, Day>,
     bytes: usize,
     adds: u64,
-    to_writer: Option<SyncSender<Job>>,
-    writer: Option<JoinHandle<Result<Writer>>>,
+    /// The background sealing threads (started on the first seal), one channel each.
+    writers: Vec<(SyncSender<Job>, JoinHandle<Result<Writer>>)>,
+    /// The sealing thread of each day sealed so far: a day's parts are written by one thread,
+    /// in order (each drops the `Id`s of the ones before); different days seal in parallel.
+    assigned: HashMap<String, usize>,
 }
 
 /// The background writer's state: the parts written per day, and what each seal found.
@@ -98,8 +102,8 @@ impl Days {
             open: BTreeMap::new(),
             bytes: 0,
             adds: 0,
-            to_writer: None,
-            writer: None,
+            writers: Vec::new(),
+            assigned: HashMap::new(),
         }
     }
 
@@ -154,39 +158,59 @@ impl Days {
             );
         }
         self.bytes -= d.bytes;
-        if self.to_writer.is_none() {
-            let (tx, rx) = sync_channel::<Job>(1);
-            let (data, parts_dir) = (self.data.clone(), self.parts_dir.clone());
-            self.writer = Some(std::thread::spawn(move || {
-                write_jobs(&data, &parts_dir, rx)
-            }));
-            self.to_writer = Some(tx);
+        if self.writers.is_empty() {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            for _ in 0..threads {
+                let (tx, rx) = sync_channel::<Job>(1);
+                let (data, parts_dir) = (self.data.clone(), self.parts_dir.clone());
+                let handle = std::thread::spawn(move || write_jobs(&data, &parts_dir, rx));
+                self.writers.push((tx, handle));
+            }
         }
+        // New days go to the threads in turn: input in time order seals days one after the
+        // other, so consecutive days are written side by side.
+        let next = self.assigned.len() % self.writers.len();
+        let worker = *self.assigned.entry(day.to_string()).or_insert(next);
         let job = Job {
             day: day.to_string(),
             batches: d.batches,
         };
-        if self.to_writer.as_ref().expect("started").send(job).is_err() {
+        if self.writers[worker].0.send(job).is_err() {
             // The writer stopped on an error: report it.
-            return Err(self.join_writer().err().unwrap_or_else(|| {
+            return Err(self.join_writers().err().unwrap_or_else(|| {
                 Error::Invalid("the background Parquet writer stopped".into())
             }));
         }
         Ok(())
     }
 
-    fn join_writer(&mut self) -> Result<Writer> {
-        self.to_writer = None;
-        match self.writer.take() {
-            Some(h) => h.join().expect("the Parquet writer does not panic"),
-            None => Ok(Writer::default()),
+    /// Waits for the sealing threads; their parts and counts together (their days are disjoint).
+    fn join_writers(&mut self) -> Result<Writer> {
+        let mut all = Writer::default();
+        let mut first_error = None;
+        // Every channel is closed first, so no thread waits for a job while another is joined.
+        let handles: Vec<_> = self.writers.drain(..).map(|(_, h)| h).collect();
+        for h in handles {
+            match h.join().expect("the Parquet writer does not panic") {
+                Ok(w) => {
+                    all.parts.extend(w.parts);
+                    all.stats.extend(w.stats);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(all),
         }
     }
 
     /// Seals every day still open (in parallel) and returns, per day, its parts (in order) and
     /// the counts. Days whose records were all duplicates have no part.
     pub fn finish(mut self) -> Result<BTreeMap<String, (Vec<PathBuf>, Sealed)>> {
-        let writer = self.join_writer()?;
+        let writer = self.join_writers()?;
         let open: Vec<(String, Day)> = std::mem::take(&mut self.open).into_iter().collect();
         let Writer {
             mut parts,
