@@ -306,13 +306,14 @@ fn dedupe_sort(
         .column_by_name("Id")
         .expect("canonical schema")
         .as_string::<i32>();
-    seen.reserve(ids.len());
+    // The batch's own ids are borrowed, not copied: one hash set entry per record.
+    let mut batch_ids: HashSet<&str> = HashSet::with_capacity(ids.len());
     let mut dup = false;
     let keep: BooleanArray = ids
         .iter()
         .map(|id| {
             let id = id.unwrap_or_default();
-            let new = !seen.contains(id) && seen.insert(id.to_string());
+            let new = !seen.contains(id) && batch_ids.insert(id);
             dup |= !new;
             Some(new)
         })
