@@ -414,7 +414,7 @@ pub struct AuditBuilder {
     time_generated: Vec<i64>,
     activity_date_time: Vec<i64>,
     duration_ms: Vec<i64>,
-    /// The top-level string columns, in [`TOP_STRINGS`] order.
+    /// The top-level string columns, in schema order.
     strings: Vec<StringBuilder>,
     details: ListParts,
     detail: StructParts,
@@ -427,33 +427,9 @@ pub struct AuditBuilder {
     app: StructParts,
 }
 
-/// The top-level string columns, as [`AuditBuilder::append`] fills them.
-const TOP_STRINGS: [&str; 24] = [
-    "TenantId",
-    "SourceSystem",
-    "ResourceId",
-    "OperationName",
-    "OperationVersion",
-    "Category",
-    "ResultType",
-    "ResultSignature",
-    "ResultDescription",
-    "CorrelationId",
-    "Resource",
-    "ResourceGroup",
-    "ResourceProvider",
-    "Identity",
-    "Level",
-    "Location",
-    "Id",
-    "LoggedByService",
-    "Result",
-    "ResultReason",
-    "AADTenantId",
-    "ActivityDisplayName",
-    "AADOperationType",
-    "Type",
-];
+/// The top-level string columns of the schema (`TenantId` … `Type`), which
+/// [`AuditBuilder::append`] fills in schema order.
+const TOP_STRINGS: usize = 24;
 
 impl Default for AuditBuilder {
     fn default() -> Self {
@@ -462,7 +438,7 @@ impl Default for AuditBuilder {
             time_generated: Vec::new(),
             activity_date_time: Vec::new(),
             duration_ms: Vec::new(),
-            strings: TOP_STRINGS.iter().map(|_| StringBuilder::new()).collect(),
+            strings: (0..TOP_STRINGS).map(|_| StringBuilder::new()).collect(),
             details: ListParts::new(),
             detail: StructParts::new(2),
             targets: ListParts::new(),
@@ -492,7 +468,8 @@ impl AuditBuilder {
         self.time_generated.push(r.time_generated);
         self.activity_date_time.push(r.activity_date_time);
         self.duration_ms.push(r.duration_ms);
-        let top = [
+        // In schema order.
+        let top: [&S; TOP_STRINGS] = [
             &r.tenant_id,
             &r.source_system,
             &r.resource_id,
@@ -576,6 +553,7 @@ impl AuditBuilder {
             Arc::new(TimestampNanosecondArray::from(std::mem::take(v)).with_timezone("UTC"))
         };
         let mut columns = Vec::with_capacity(schema.fields().len());
+        let mut next_string = 0;
         for field in schema.fields() {
             let name = field.name().as_str();
             let column: ArrayRef = match name {
@@ -607,14 +585,12 @@ impl AuditBuilder {
                         self.by.finish(),
                     )?)
                 }
-                other => {
-                    let i = TOP_STRINGS
-                        .iter()
-                        .position(|c| *c == other)
-                        .unwrap_or_else(|| {
-                            unreachable!("column {other} of the schema has no builder")
-                        });
-                    Arc::new(finish_strings(&mut self.strings[i]))
+                _ => {
+                    let column = self.strings.get_mut(next_string).unwrap_or_else(|| {
+                        unreachable!("column {name} of the schema has no builder")
+                    });
+                    next_string += 1;
+                    Arc::new(finish_strings(column))
                 }
             };
             columns.push(column);
