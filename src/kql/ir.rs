@@ -112,9 +112,9 @@ pub enum RelKind {
         inputs: Vec<Rel>,
     },
     /// `materialize(T)`: the input is computed once per query and its rows reused wherever
-    /// the node appears (a `let` clones it into every use). The passes treat it as a
-    /// boundary, so every copy stays identical; [`crate::kql::compile`] then runs it as a
-    /// separate statement whose result the query reads as a table.
+    /// the node appears (a `let` clones it into every use). [`crate::kql::compile`] takes
+    /// it out before any pass (every copy is then still the same) and runs it as a separate
+    /// statement whose result the query reads as a table.
     Materialized {
         input: Box<Rel>,
     },

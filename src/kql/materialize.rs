@@ -3,11 +3,11 @@
 //! A `let` clones its relation into every place that names it, and DataFusion inlines common
 //! table expressions, so `let em = materialize(AuditLogs | mv-apply ...)` read by five
 //! sub-queries would otherwise scan and expand the log five times. The binder marks the
-//! relation ([`RelKind::Materialized`]); the passes treat the mark as a boundary, so every
-//! copy stays identical; [`extract`] then replaces each copy by a scan of one named table and
-//! returns the relations to compute first (inner ones before the ones that read them). The
-//! engine runs those as separate statements, holds their rows in memory, and plans the query
-//! with them registered under their names.
+//! relation ([`RelKind::Materialized`]); [`extract`], run on the binder's output before any
+//! pass (so every copy is still identical), replaces each copy by a scan of one named table and
+//! returns the relations to compute first (inner ones before the ones that read them), which
+//! are then optimized as queries of their own. The engine runs those as separate statements,
+//! holds their rows in memory, and plans the query with them registered under their names.
 
 use crate::kql::ir::{Rel, RelKind};
 
@@ -80,5 +80,25 @@ mod tests {
     fn without_materialize_nothing_is_extracted() {
         let c = compile("let a = AuditLogs | take 1; a | union a", &catalog(), 0).unwrap();
         assert!(c.materialized.is_empty());
+    }
+
+    #[test]
+    fn a_table_read_in_a_subquery_too_is_computed_once_with_its_prefilter() {
+        // The pre-expansion filter is added to every copy, the one in the `in` subquery included:
+        // otherwise the copies would differ and the relation would be computed twice.
+        let c = compile(
+            "let m = materialize(AuditLogs | mv-expand u = TargetResources\n\
+             | where tostring(u.id) == \"x\" | project Id, CorrelationId);\n\
+             m | where CorrelationId in ((m | project CorrelationId))",
+            &catalog(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(c.materialized.len(), 1, "{:?}", c.materialized);
+        let body = c.materialized[0].1.to_string();
+        assert!(
+            body.contains("kql_list_has(\"TargetResources\", 'id', 'x')"),
+            "{body}"
+        );
     }
 }

@@ -140,10 +140,22 @@ pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<D
         .visible()
         .map(|c| (c.name.clone(), c.ty.clone()))
         .collect();
-    let rel = prefilter::add_prefilters(bound.rel);
-    let rel = prune::prune(partition::add_partition_filters(rel, catalog));
-    let narrowed = narrow::narrowed_schemas(&rel, catalog);
-    let (rel, materialized) = materialize::extract(rel);
+    // Materialized relations are taken out first, while every copy is still the one the binder
+    // made, and each is then optimized once as a query of its own.
+    let (rel, materialized) = materialize::extract(bound.rel);
+    let optimize = |rel| {
+        let rel = prefilter::add_prefilters(rel);
+        prune::prune(partition::add_partition_filters(rel, catalog))
+    };
+    let rel = optimize(rel);
+    let materialized: Vec<_> = materialized
+        .into_iter()
+        .map(|(name, r)| (name, optimize(r)))
+        .collect();
+    let narrowed = narrow::narrowed_schemas(
+        std::iter::once(&rel).chain(materialized.iter().map(|(_, r)| r)),
+        catalog,
+    );
     Ok(Compiled {
         query: sqlgen::ir_to_sql(&rel),
         materialized: materialized

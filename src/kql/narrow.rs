@@ -64,11 +64,16 @@ fn need(needs: &mut Needs, col: &str, usage: Usage) {
     }
 }
 
-/// Per table read by `rel`: its schema with nested columns narrowed to the fields the query
-/// reads. Tables whose columns are all read in full are left out.
-pub fn narrowed_schemas(rel: &Rel, catalog: &Catalog) -> Vec<(String, SchemaRef)> {
+/// Per table read by `rels` (a query and the relations it materializes): its schema with nested
+/// columns narrowed to the fields they read. Tables whose columns are all read in full are left out.
+pub fn narrowed_schemas<'a>(
+    rels: impl IntoIterator<Item = &'a Rel>,
+    catalog: &Catalog,
+) -> Vec<(String, SchemaRef)> {
     let mut scans: BTreeMap<String, Needs> = BTreeMap::new();
-    root(rel, &mut scans);
+    for rel in rels {
+        root(rel, &mut scans);
+    }
     let mut out = Vec::new();
     for (table, needs) in scans {
         let Some(schema) = catalog.table(&table) else {

@@ -15,8 +15,11 @@
 
 use crate::kql::ir::{BinOp, Expr, Lit, Rel, RelKind};
 
-/// Adds pre-expansion filters for the `where`s of `rel` (and of its subqueries).
+/// Adds pre-expansion filters for the `where`s of `rel` (and of its subqueries: a relation
+/// `materialize()`d in one place and read in a subquery elsewhere must get the same filters, or
+/// its copies would differ and be computed twice).
 pub fn add_prefilters(rel: Rel) -> Rel {
+    let rel = rel.map_exprs(&mut |e| e.map_subqueries(&mut add_prefilters));
     match rel.kind {
         RelKind::Filter { input, predicate } => {
             let mut wanted = Vec::new();
@@ -45,10 +48,11 @@ fn conjuncts(predicate: &Expr, out: &mut Vec<Wanted>) {
             conjuncts(b, out);
         }
         Expr::Binary(BinOp::Eq, a, b) => match (a.as_ref(), b.as_ref()) {
-            (e, Expr::Lit(Lit::Str(v), _)) | (Expr::Lit(Lit::Str(v), _), e)
-                if matches!(e, Expr::Col(_) | Expr::Field(..)) =>
-            {
-                out.push((e.clone(), v.clone()));
+            (e, Expr::Lit(Lit::Str(v), _)) | (Expr::Lit(Lit::Str(v), _), e) => {
+                let e = without_default(e, v);
+                if matches!(e, Expr::Col(_) | Expr::Field(..)) {
+                    out.push((e.clone(), v.clone()));
+                }
             }
             _ => {}
         },
@@ -85,7 +89,7 @@ fn push(rel: Rel, wanted: Vec<Wanted>) -> Rel {
             let mut here = Vec::new();
             for (e, v) in wanted {
                 let e = e.map_columns(&definition);
-                let (path, base) = peel(&e);
+                let (path, base) = peel(without_default(&e, &v));
                 match base {
                     Expr::Unnest(list) if !path.is_empty() => {
                         let list = match list.as_ref() {
@@ -123,6 +127,18 @@ fn push(rel: Rel, wanted: Vec<Wanted>) -> Rel {
         kind,
         columns,
         order,
+    }
+}
+
+/// `e` without the defaults that cannot equal `v`: `coalesce(x, "")` (`tostring(x)` of a string)
+/// equals a non-empty `v` exactly where `x` does.
+fn without_default<'a>(e: &'a Expr, v: &str) -> &'a Expr {
+    match e {
+        Expr::Call(f, args) if f == "coalesce" && args.len() == 2 => match &args[1] {
+            Expr::Lit(Lit::Str(d), _) if d != v => without_default(&args[0], v),
+            _ => e,
+        },
+        _ => e,
     }
 }
 
