@@ -1198,6 +1198,18 @@ fn explain_shows_the_bound_query_and_its_sql() {
         sql.contains(&format!("'{PACKAGE}'")),
         "the value as a SQL literal: {sql}"
     );
+
+    // --analyze runs each step as `run` would and shows its plan with metrics (rows, time).
+    let r = ab(&[&args[..], &["--analyze"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("-- physical plan"), "{}", r.stdout);
+    assert!(r.stdout.contains("DataSourceExec"), "{}", r.stdout);
+    assert!(r.stdout.contains("output_rows="), "metrics: {}", r.stdout);
+    let doc = run_json(&[&args[..], &["--analyze", "--format", "json"]].concat());
+    let physical = doc["steps"][0]["plan"]["physical"].as_str().unwrap();
+    assert!(physical.contains("output_rows="), "{physical}");
+    // Without --plan/--analyze, no plan.
+    assert!(run_json(&[&args[..], &["--format", "json"]].concat())["steps"][0]["plan"].is_null());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `auditbook explain --kql QUERY | -f FILE [--plan] [--format text|json]`: the SQL a KQL query
 //! compiles to (indented), its warnings, and with `--plan` DataFusion's optimized plan.
-//! `auditbook explain WORKBOOK [--param ...]`: every visible step of a workbook, its query with
-//! the parameters bound, and the SQL it runs as.
+//! `auditbook explain WORKBOOK [--param ...] [--plan|--analyze]`: every visible step of a
+//! workbook, its query with the parameters bound, the SQL it runs as, and its plans.
 
 use std::path::PathBuf;
 
@@ -64,25 +64,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
     let plan = if args.plan || args.analyze {
         let rt = runtime()?;
         let df = rt.block_on(engine.kql_dataframe(&compiled))?;
-        let state = engine.context().state();
-        let logical = state.optimize(df.logical_plan())?;
-        let physical = rt.block_on(state.create_physical_plan(&logical))?;
-        let shown = if args.analyze {
-            rt.block_on(datafusion::physical_plan::collect(
-                physical.clone(),
-                engine.context().task_ctx(),
-            ))?;
-            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
-                physical.as_ref(),
-            )
-            .indent(true)
-            .to_string()
-        } else {
-            datafusion::physical_plan::displayable(physical.as_ref())
-                .indent(true)
-                .to_string()
-        };
-        Some((logical.display_indent().to_string(), shown))
+        Some(plans(&engine, &rt, df, args.analyze)?)
     } else {
         None
     };
@@ -103,8 +85,8 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
                     }
                 }
             }
-            if let Some((logical, physical)) = &plan {
-                println!("\n-- optimized logical plan\n{logical}\n-- physical plan\n{physical}");
+            if let Some(plan) = &plan {
+                print_plans(plan);
             }
         }
         ExplainFormat::Json => {
@@ -130,12 +112,58 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The optimized logical plan of `df` and its physical plan; with `analyze`, the physical plan
+/// is run (its materialized tables were computed when `df` was made) and shown with its metrics.
+fn plans(
+    engine: &crate::engine::Engine,
+    rt: &tokio::runtime::Runtime,
+    df: datafusion::dataframe::DataFrame,
+    analyze: bool,
+) -> Result<(String, String)> {
+    use datafusion::physical_plan::display::DisplayableExecutionPlan;
+    let state = engine.context().state();
+    let logical = state.optimize(df.logical_plan())?;
+    let physical = rt.block_on(state.create_physical_plan(&logical))?;
+    let shown = if analyze {
+        rt.block_on(datafusion::physical_plan::collect(
+            physical.clone(),
+            engine.context().task_ctx(),
+        ))?;
+        DisplayableExecutionPlan::with_metrics(physical.as_ref())
+            .indent(true)
+            .to_string()
+    } else {
+        datafusion::physical_plan::displayable(physical.as_ref())
+            .indent(true)
+            .to_string()
+    };
+    Ok((logical.display_indent().to_string(), shown))
+}
+
+fn print_plans((logical, physical): &(String, String)) {
+    println!("\n-- optimized logical plan\n{logical}\n-- physical plan\n{physical}");
+}
+
 /// The workbook form: parameters resolved (their queries run), each visible step bound and
 /// compiled, nothing else run.
 fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outcome> {
     use crate::workbook::run::Mode;
     let (wb, walked) =
         crate::cli::workbook::walk_workbook(arg, &args.inputs, global, Mode::Explain)?;
+    // --plan / --analyze: each step's plans, the way `run` would plan (and run) it.
+    let mut step_plans = Vec::new();
+    if args.plan || args.analyze {
+        let engine = global.engine()?;
+        let rt = runtime()?;
+        for s in &walked.explained {
+            let df = match &s.kql {
+                Some(c) => rt.block_on(engine.kql_dataframe(c))?,
+                None => rt.block_on(engine.dataframe(&s.sql))?,
+            };
+            step_plans.push(Some(plans(&engine, &rt, df, args.analyze)?));
+        }
+    }
+    step_plans.resize(walked.explained.len(), None);
     let time = |t: Option<(i64, i64)>| {
         t.map(|(s, e)| {
             serde_json::json!({
@@ -149,7 +177,8 @@ fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outco
             let steps: Vec<_> = walked
                 .explained
                 .iter()
-                .map(|s| {
+                .zip(&step_plans)
+                .map(|(s, plan)| {
                     serde_json::json!({
                         "name": s.name,
                         "title": s.title,
@@ -157,6 +186,7 @@ fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outco
                         "query": s.bound,
                         "sql": s.sql,
                         "time": time(s.time),
+                        "plan": plan.as_ref().map(|(l, p)| serde_json::json!({"logical": l, "physical": p})),
                     })
                 })
                 .collect();
@@ -174,7 +204,7 @@ fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outco
             for (name, value) in &walked.result.parameters {
                 println!("-- parameter {name} = {value}");
             }
-            for s in &walked.explained {
+            for (s, plan) in walked.explained.iter().zip(&step_plans) {
                 println!(
                     "\n-- step `{}`{}",
                     s.name,
@@ -191,6 +221,9 @@ fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outco
                     println!("--   {line}");
                 }
                 println!("{}", s.sql);
+                if let Some(plan) = plan {
+                    print_plans(plan);
+                }
             }
         }
     }

@@ -41,6 +41,9 @@ pub struct Explained {
     pub sql: String,
     /// The time range applied to `TimeGenerated`.
     pub time: Option<(i64, i64)>,
+    /// The compiled KQL (its materialized tables included), for `explain --plan/--analyze`;
+    /// `None` for a SQL step, whose `sql` is the query itself.
+    pub kql: Option<Box<crate::kql::Compiled>>,
 }
 
 /// One checked query or query-backed parameter, for `check`.
@@ -773,6 +776,10 @@ impl Walker<'_> {
                 bound: bound.text.clone(),
                 sql: compiled.sql(),
                 time: range,
+                kql: match &compiled {
+                    CompiledQuery::Kql(c) => Some(c.clone()),
+                    CompiledQuery::Sql(_) => None,
+                },
             });
             return Ok(());
         }
