@@ -18,12 +18,14 @@ use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
 use datafusion::common::{Constraints, ScalarValue, Statistics};
 use datafusion::datasource::listing::{ListingTable, PartitionedFile};
 use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use parquet::file::metadata::PageIndexPolicy;
 
 use crate::store::target_index::{self, FileStamp, TargetField};
 
@@ -42,19 +44,20 @@ impl IndexedTable {
 
     /// `plan` (the listing table's scan) with each file narrowed to the rows its index selects
     /// for `keys`; unchanged when there are no keys or the plan is not a plain file scan.
-    fn select(
+    async fn select(
         &self,
+        state: &dyn Session,
         plan: Arc<dyn ExecutionPlan>,
         keys: &[(TargetField, String)],
-    ) -> Arc<dyn ExecutionPlan> {
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         if keys.is_empty() {
-            return plan;
+            return Ok(plan);
         }
         let Some(exec) = plan.downcast_ref::<DataSourceExec>() else {
-            return plan;
+            return Ok(plan);
         };
         let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>() else {
-            return plan;
+            return Ok(plan);
         };
         let keys: Vec<(TargetField, &str)> = keys.iter().map(|(f, v)| (*f, v.as_str())).collect();
         let mut config = config.clone();
@@ -70,7 +73,24 @@ impl IndexedTable {
                 )
             })
             .collect();
-        DataSourceExec::from_data_source(config)
+        // A row selection skips whole pages only through the files' offset index (the page
+        // index), which the Parquet opener loads only for a page-pruning predicate: load it into
+        // the metadata cache the opener reads, for the files read with a selection. (DataFusion's
+        // table statistics, off here, used to load it for every file.)
+        let store = state
+            .runtime_env()
+            .object_store(config.object_store_url.clone())?;
+        let cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+        for file in config.file_groups.iter().flat_map(|g| g.iter()) {
+            if file.extension::<ParquetRowSelection>().is_some() {
+                DFParquetMetadata::new(store.as_ref(), &file.object_meta)
+                    .with_file_metadata_cache(Some(Arc::clone(&cache)))
+                    .with_page_index_policy(Some(PageIndexPolicy::Optional))
+                    .fetch_metadata()
+                    .await?;
+            }
+        }
+        Ok(DataSourceExec::from_data_source(config))
     }
 
     /// One file with the row selection of its index: `None` when no row can match, the file
@@ -198,7 +218,7 @@ impl TableProvider for IndexedTable {
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.scan(state, projection, filters, limit).await?;
-        Ok(self.select(plan, &target_keys(filters)))
+        self.select(state, plan, &target_keys(filters)).await
     }
 
     async fn scan_with_args<'a>(
@@ -208,7 +228,7 @@ impl TableProvider for IndexedTable {
     ) -> datafusion::common::Result<ScanResult> {
         let keys = target_keys(args.filters().unwrap_or(&[]));
         let plan = self.inner.scan_with_args(state, args).await?.into_inner();
-        Ok(ScanResult::new(self.select(plan, &keys)))
+        Ok(ScanResult::new(self.select(state, plan, &keys).await?))
     }
 
     fn supports_filters_pushdown(
