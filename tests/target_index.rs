@@ -93,15 +93,23 @@ fn expected_ids(range: std::ops::Range<u64>, package: u64) -> Vec<String> {
     v
 }
 
-/// Rows the Parquet scan produced, from `explain --analyze` (summed over the scans).
-fn scanned_rows(data: &Path, kql: &str) -> u64 {
+/// The text after `metric=` in each Parquet scan of `explain --analyze`.
+fn scan_metrics(data: &Path, kql: &str, metric: &str) -> Vec<String> {
     let r = run(data, &["explain", "--analyze", "--kql", kql]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = format!("{metric}=");
     r.stdout
         .lines()
         .filter(|l| l.contains("DataSourceExec"))
-        .map(|l| {
-            let m = l.split("output_rows=").nth(1).expect("metrics");
+        .map(|l| l.split(&key).nth(1).expect("metrics").to_string())
+        .collect()
+}
+
+/// Rows the Parquet scan produced (summed over the scans).
+fn scanned_rows(data: &Path, kql: &str) -> u64 {
+    scan_metrics(data, kql, "output_rows")
+        .iter()
+        .map(|m| {
             let n: String = m.chars().take_while(|c| c.is_ascii_digit()).collect();
             assert!(!m[n.len()..].starts_with('.'), "a small count: {m}");
             n.parse::<u64>().unwrap()
@@ -109,15 +117,11 @@ fn scanned_rows(data: &Path, kql: &str) -> u64 {
         .sum()
 }
 
-/// Bytes the Parquet scans read, from `explain --analyze` (`bytes_scanned=18.35 M`).
+/// Bytes the Parquet scans read (`bytes_scanned=18.35 M`, summed).
 fn scanned_bytes(data: &Path, kql: &str) -> f64 {
-    let r = run(data, &["explain", "--analyze", "--kql", kql]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    r.stdout
-        .lines()
-        .filter(|l| l.contains("DataSourceExec"))
-        .map(|l| {
-            let m = l.split("bytes_scanned=").nth(1).expect("metrics");
+    scan_metrics(data, kql, "bytes_scanned")
+        .iter()
+        .map(|m| {
             let n: String = m
                 .chars()
                 .take_while(|c| c.is_ascii_digit() || *c == '.')
