@@ -268,6 +268,9 @@ impl Binder<'_> {
                 {
                     let rel = self.call_tabular_function(f, args, None)?;
                     LetBinding::Tabular(rel)
+                } else if let ast::ExprKind::Subquery(t) = &e.kind {
+                    // `let t = (T | where ...)`: a parenthesized tabular expression.
+                    LetBinding::Tabular(self.tabular(t, None)?)
                 } else {
                     let empty = empty_rel();
                     LetBinding::Scalar(self.expr(e, &empty, scalar::Ctx::value())?)
