@@ -84,8 +84,9 @@ mod tests {
 
     #[test]
     fn a_table_read_in_a_subquery_too_is_computed_once_with_its_prefilter() {
-        // The pre-expansion filter is added to every copy, the one in the `in` subquery included:
-        // otherwise the copies would differ and the relation would be computed twice.
+        // The relation is taken out before the passes, so its copy in the `in` subquery is the
+        // same table as the other (not a second, differently optimized one), and the table gets
+        // its pre-expansion filter.
         let c = compile(
             "let m = materialize(AuditLogs | mv-expand u = TargetResources\n\
              | where tostring(u.id) == \"x\" | project Id, CorrelationId);\n\

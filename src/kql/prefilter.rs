@@ -15,9 +15,8 @@
 
 use crate::kql::ir::{BinOp, Expr, Lit, Rel, RelKind};
 
-/// Adds pre-expansion filters for the `where`s of `rel` (and of its subqueries: a relation
-/// `materialize()`d in one place and read in a subquery elsewhere must get the same filters, or
-/// its copies would differ and be computed twice).
+/// Adds pre-expansion filters for the `where`s of `rel` and of its subqueries (`x in (T | ...)`
+/// reads `T` like any other relation).
 pub fn add_prefilters(rel: Rel) -> Rel {
     let rel = rel.map_exprs(&mut |e| e.map_subqueries(&mut add_prefilters));
     match rel.kind {

@@ -154,6 +154,8 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
             }
         }
         // Every use of a materialized relation reads the same rows: it keeps all its columns.
+        // (`compile` takes materialized relations out before pruning; this keeps `prune` right
+        // on any relation.)
         RelKind::Materialized { input } => {
             let all: HashSet<String> = input.columns.iter().map(|c| c.name.clone()).collect();
             let input = prune_rel(*input, &all);
