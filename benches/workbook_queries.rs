@@ -48,7 +48,7 @@ use auditbook::workbook::{StepResult, load_builtin_or_path};
 // The binary's allocator (src/main.rs): in process means the same code as the CLI, allocator
 // included.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: auditbook::allocator::Allocator = auditbook::allocator::Allocator {};
 
 /// A warm-up run slower than this (seconds) counts as a measured run.
 const SLOW_WARMUP: f64 = 5.0;
@@ -340,6 +340,7 @@ fn median(v: &[f64]) -> f64 {
 }
 
 fn main() {
+    auditbook::allocator::keep_freed_memory();
     let args = parse_args();
     if args.list {
         for c in cases(&args) {

@@ -4,6 +4,7 @@
 //! canonical `AuditLogs` table ([`schema`], [`record`]); the [`engine`] registers it in DataFusion
 //! and [`render`] prints results. [`generate`] writes realistic synthetic exports.
 
+pub mod allocator;
 pub mod cli;
 pub mod diagnostic;
 pub mod engine;

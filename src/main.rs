@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: auditbook::allocator::Allocator = auditbook::allocator::Allocator {};
 
 fn main() -> ExitCode {
+    auditbook::allocator::keep_freed_memory();
     match auditbook::cli::run() {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         // Diagnostics render themselves (`error[KQL0201]: ...` with the source line and a caret).

@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use arrow::array::RecordBatch;
 use serde::Serialize;
 
 use super::days::{merge_files, parquet_files};
@@ -120,10 +121,10 @@ impl Dataset {
                     bytes_before += io(f, fs::metadata(f))?.len();
                 }
                 let merged = merge_files(files)?;
-                if merged.num_rows() as u64 != rows {
+                let merged_rows: usize = merged.iter().map(RecordBatch::num_rows).sum();
+                if merged_rows as u64 != rows {
                     return Err(Error::Invalid(format!(
-                        "internal error: day {day}: {} rows merged from {rows}",
-                        merged.num_rows()
+                        "internal error: day {day}: {merged_rows} rows merged from {rows}"
                     )));
                 }
                 let out = staging

@@ -16,14 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use arrow::compute::{filter_record_batch, interleave_record_batch};
 use arrow::datatypes::TimestampNanosecondType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{day_dir, io, write_parquet};
-use crate::schema::{DATE_PARTITION, audit_logs_schema};
+use crate::schema::DATE_PARTITION;
 use crate::{Error, Result};
 
 /// Arrow bytes of buffered days past which the least recently fed days are sealed.
@@ -79,15 +79,16 @@ impl Writer {
         batches: &[RecordBatch],
     ) -> Result<()> {
         let parts = self.parts.entry(day.to_string()).or_default();
-        let (batch, staged) = dedupe_sort(data, day, parts, batches)?;
+        let (kept, staged) = dedupe_sort(data, day, parts, batches)?;
+        let rows: usize = kept.iter().map(RecordBatch::num_rows).sum();
         let s = self.stats.entry(day.to_string()).or_default();
         s.staged += staged;
-        s.kept += batch.num_rows() as u64;
-        if batch.num_rows() > 0 {
+        s.kept += rows as u64;
+        if rows > 0 {
             let path = parts_dir
                 .join(format!("{DATE_PARTITION}={day}"))
                 .join(format!("{:04}.parquet", parts.len()));
-            write_parquet(&path, &batch)?;
+            write_parquet(&path, &kept)?;
             parts.push(path);
         }
         Ok(())
@@ -290,59 +291,79 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Drops the records whose `Id` the day holds already (stored files, earlier `parts` of this
 /// ingest) or that came earlier in `batches`, and sorts the rest by `TimeGenerated` (ties keep
-/// input order). Returns them with the number of records given.
+/// input order). Returns them, as batches in file order, with the number of records given.
 fn dedupe_sort(
     data: &Path,
     day: &str,
     parts: &[PathBuf],
     batches: &[RecordBatch],
-) -> Result<(RecordBatch, u64)> {
+) -> Result<(Vec<RecordBatch>, u64)> {
     let mut seen = HashSet::new();
     ids_of(&parquet_files(&day_dir(data, day))?, &mut seen)?;
     ids_of(parts, &mut seen)?;
-    let all = concat_batches(&audit_logs_schema(), batches)?;
-    let staged = all.num_rows() as u64;
-    let ids = all
-        .column_by_name("Id")
-        .expect("canonical schema")
-        .as_string::<i32>();
-    // The batch's own ids are borrowed, not copied: one hash set entry per record.
-    let mut batch_ids: HashSet<&str> = HashSet::with_capacity(ids.len());
-    let mut dup = false;
-    let keep: BooleanArray = ids
+    let staged = batches.iter().map(|b| b.num_rows() as u64).sum();
+    // The batches' own ids are borrowed, not copied: one hash set entry per record.
+    let mut batch_ids: HashSet<&str> = HashSet::with_capacity(staged as usize);
+    let mut kept = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let ids = batch
+            .column_by_name("Id")
+            .expect("canonical schema")
+            .as_string::<i32>();
+        let mut dup = false;
+        let keep: BooleanArray = ids
+            .iter()
+            .map(|id| {
+                let id = id.unwrap_or_default();
+                let new = !seen.contains(id) && batch_ids.insert(id);
+                dup |= !new;
+                Some(new)
+            })
+            .collect();
+        kept.push(if dup {
+            filter_record_batch(batch, &keep)?
+        } else {
+            batch.clone()
+        });
+    }
+    Ok((sort_by_time(kept)?, staged))
+}
+
+/// Sorts batches (one file's rows) by `TimeGenerated`; rows of equal time keep their order.
+/// Batches already in order (the usual case: exports come in time order) are returned as they
+/// are, without a copy; otherwise the rows are gathered once into one sorted batch.
+pub fn sort_by_time(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+    let times: Vec<&TimestampNanosecondArray> = batches
         .iter()
-        .map(|id| {
-            let id = id.unwrap_or_default();
-            let new = !seen.contains(id) && batch_ids.insert(id);
-            dup |= !new;
-            Some(new)
+        .map(|b| {
+            b.column_by_name("TimeGenerated")
+                .expect("canonical schema")
+                .as_primitive::<TimestampNanosecondType>()
         })
         .collect();
-    let kept = if dup {
-        filter_record_batch(&all, &keep)?
-    } else {
-        all
+    let sorted = |t: &&TimestampNanosecondArray| {
+        t.null_count() == 0 && t.values().windows(2).all(|w| w[0] <= w[1])
     };
-    Ok((sort_by_time(&kept)?, staged))
-}
-
-/// Sorts a batch by `TimeGenerated`; rows of equal time keep their order.
-pub fn sort_by_time(batch: &RecordBatch) -> Result<RecordBatch> {
-    let times = batch
-        .column_by_name("TimeGenerated")
-        .expect("canonical schema")
-        .as_primitive::<TimestampNanosecondType>();
-    let values = times.values();
-    if values.windows(2).all(|w| w[0] <= w[1]) && times.null_count() == 0 {
-        return Ok(batch.clone());
+    let in_order = times.iter().all(sorted)
+        && times
+            .windows(2)
+            .all(|w| w[0].values().last() <= w[1].values().first());
+    if in_order {
+        return Ok(batches);
     }
-    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-    order.sort_by_key(|&i| (times.is_null(i as usize), values[i as usize]));
-    Ok(take_record_batch(batch, &UInt32Array::from(order))?)
+    let mut order: Vec<(usize, usize)> = times
+        .iter()
+        .enumerate()
+        .flat_map(|(b, t)| (0..t.len()).map(move |r| (b, r)))
+        .collect();
+    order.sort_by_key(|&(b, r)| (times[b].is_null(r), times[b].values()[r]));
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    Ok(vec![interleave_record_batch(&refs, &order)?])
 }
 
-/// Merges a day's parts (disjoint by `Id`) into one batch sorted by `TimeGenerated`.
-pub fn merge_files(files: &[PathBuf]) -> Result<RecordBatch> {
+/// Merges a day's parts (disjoint by `Id`) into batches sorted by `TimeGenerated`.
+pub fn merge_files(files: &[PathBuf]) -> Result<Vec<RecordBatch>> {
     let mut batches = Vec::new();
     for path in files {
         let file = io(path, File::open(path))?;
@@ -356,10 +377,7 @@ pub fn merge_files(files: &[PathBuf]) -> Result<RecordBatch> {
             batches.push(batch?);
         }
     }
-    let schema = audit_logs_schema();
-    let all = concat_batches(&schema, &batches)?;
-    drop(batches);
-    sort_by_time(&all)
+    sort_by_time(batches)
 }
 
 #[cfg(test)]
@@ -384,6 +402,41 @@ mod tests {
             })
             .collect();
         records_to_batch(&records).unwrap()
+    }
+
+    fn times(batches: &[RecordBatch]) -> Vec<i64> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name("TimeGenerated")
+                    .unwrap()
+                    .as_primitive::<TimestampNanosecondType>()
+                    .values()
+                    .to_vec()
+            })
+            .collect()
+    }
+
+    /// Batches in time order are kept as they are (no copy); out of order (a newest-first
+    /// export, or late records), their rows are gathered into one sorted batch.
+    #[test]
+    fn batches_are_sorted_by_time_without_a_copy_when_in_order() {
+        let (a, b) = (batch(1, 0..3), batch(1, 3..6));
+        let same = sort_by_time(vec![a.clone(), b.clone()]).unwrap();
+        assert_eq!(same.len(), 2);
+        assert!(same[0].column(0).to_data().ptr_eq(&a.column(0).to_data()));
+        let sorted = sort_by_time(vec![b.clone(), a.clone()]).unwrap();
+        assert_eq!(sorted.len(), 1);
+        assert_eq!(times(&sorted), times(&[a.clone(), b.clone()]));
+        // Newest first within a batch.
+        let reversed = take_rows(&b, &[2, 1, 0]);
+        let sorted = sort_by_time(vec![a.clone(), reversed]).unwrap();
+        assert_eq!(times(&sorted), times(&[a, b]));
+    }
+
+    fn take_rows(batch: &RecordBatch, rows: &[u32]) -> RecordBatch {
+        let idx = arrow::array::UInt32Array::from(rows.to_vec());
+        arrow::compute::take_record_batch(batch, &idx).unwrap()
     }
 
     /// Days seal on several threads; a day fed again after its seal gets a second part, written

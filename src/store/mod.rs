@@ -441,7 +441,7 @@ impl Transaction<'_> {
                     .join(table)
                     .join(snapshot_partition_value(*snapshot))
                     .join(&name);
-                write_parquet(&staged_path, &batch)?;
+                write_parquet(&staged_path, std::slice::from_ref(&batch))?;
             }
             let old = stored_files(&snapshot_dir(&data, table, *snapshot))?;
             Ok::<_, crate::Error>((staged, batch.num_rows() as u64, old))
@@ -727,21 +727,30 @@ pub(crate) fn audit_writer_properties() -> WriterProperties {
     b.build()
 }
 
-fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
+/// Writes `batches`, in order, as one Parquet file (with its target index for `AuditLogs`).
+fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
+    let Some(first) = batches.first() else {
+        return Err(Error::Invalid(format!(
+            "internal error: {}: no rows to write",
+            path.display()
+        )));
+    };
     let dir = path.parent().expect("file in a directory");
     io(dir, fs::create_dir_all(dir))?;
     let file = io(path, File::create(path))?;
-    let audit = batch.schema_ref().field_with_name("TimeGenerated").is_ok();
+    let audit = first.schema_ref().field_with_name("TimeGenerated").is_ok();
     let props = if audit {
         audit_writer_properties()
     } else {
         writer_properties()
     };
-    let mut w = ArrowWriter::try_new(file, Arc::clone(batch.schema_ref()), Some(props))?;
-    w.write(batch)?;
+    let mut w = ArrowWriter::try_new(file, Arc::clone(first.schema_ref()), Some(props))?;
+    for batch in batches {
+        w.write(batch)?;
+    }
     w.into_inner()?;
     if audit {
-        target_index::write(path, batch)?;
+        target_index::write(path, batches)?;
     }
     Ok(())
 }
@@ -889,7 +898,7 @@ mod tests {
         // A journal whose renames were cut short is completed by the next reader.
         let staged = meta_dir(dir.path()).join("staging/t1/part.parquet");
         fs::create_dir_all(staged.parent().unwrap()).unwrap();
-        write_parquet(&staged, &records_to_batch(&[rec("y", 3, 1)]).unwrap()).unwrap();
+        write_parquet(&staged, &[records_to_batch(&[rec("y", 3, 1)]).unwrap()]).unwrap();
         let j = Journal {
             txn: "t1".into(),
             moves: vec![(

@@ -150,46 +150,26 @@ impl FileStamp {
     }
 }
 
-/// Writes the index of `batch` (the rows of the Parquet work file `data`, in file order) beside
-/// `data`, which must be written (and closed) already: its stamp goes into the index.
-pub fn write(data: &Path, batch: &RecordBatch) -> Result<()> {
-    let bytes = encode(batch, FileStamp::of(data)?);
+/// Writes the index of `batches` (the rows of the Parquet work file `data`, in file order)
+/// beside `data`, which must be written (and closed) already: its stamp goes into the index.
+pub fn write(data: &Path, batches: &[RecordBatch]) -> Result<()> {
+    let bytes = encode(batches, FileStamp::of(data)?);
     let path = data.with_extension(EXTENSION);
     let mut f = io(&path, File::create(&path))?;
     io(&path, f.write_all(&bytes))
 }
 
-/// The index of `batch` as the bytes of an index file for the Parquet file `stamp`.
-fn encode(batch: &RecordBatch, stamp: FileStamp) -> Vec<u8> {
-    let mut keys: HashMap<u64, Vec<u32>, std::hash::BuildHasherDefault<KeyHasher>> =
-        HashMap::default();
-    if let Some(targets) = batch
-        .column_by_name("TargetResources")
-        .and_then(|c| c.as_list_opt::<i32>())
-    {
-        let elements = targets.values().as_struct();
-        let fields: Vec<(TargetField, &StringArray)> = [TargetField::Id, TargetField::DisplayName]
-            .into_iter()
-            .filter_map(|f| {
-                let column = elements.column_by_name(f.name())?;
-                Some((f, column.as_string_opt::<i32>()?))
-            })
-            .collect();
-        let offsets = targets.value_offsets();
-        for row in 0..targets.len() {
-            // Masked elements are indexed too: an index may hold more rows than match, never fewer.
-            for e in offsets[row] as usize..offsets[row + 1] as usize {
-                for (field, values) in &fields {
-                    if values.is_valid(e) {
-                        let key = key_hash(*field, values.value(e).as_bytes());
-                        let rows = keys.entry(key).or_default();
-                        if rows.last() != Some(&(row as u32)) {
-                            rows.push(row as u32);
-                        }
-                    }
-                }
-            }
-        }
+/// Key hash → the rows holding it, ascending.
+type Keys = HashMap<u64, Vec<u32>, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// The index of `batches` (one file's rows, in order) as the bytes of an index file for the
+/// Parquet file `stamp`.
+fn encode(batches: &[RecordBatch], stamp: FileStamp) -> Vec<u8> {
+    let mut keys = Keys::default();
+    let mut first_row = 0;
+    for batch in batches {
+        index_targets(batch, first_row, &mut keys);
+        first_row += batch.num_rows();
     }
     let buckets = (keys.len() as u64 / 4).max(1).next_power_of_two();
     let mut by_bucket: Vec<Vec<(u64, Vec<u32>)>> = (0..buckets).map(|_| Vec::new()).collect();
@@ -200,7 +180,7 @@ fn encode(batch: &RecordBatch, stamp: FileStamp) -> Vec<u8> {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&stamp.size.to_le_bytes());
     out.extend_from_slice(&stamp.modified.to_le_bytes());
-    out.extend_from_slice(&(batch.num_rows() as u64).to_le_bytes());
+    out.extend_from_slice(&(first_row as u64).to_le_bytes());
     out.extend_from_slice(&(buckets as u32).to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     let offsets_at = out.len();
@@ -221,6 +201,39 @@ fn encode(batch: &RecordBatch, stamp: FileStamp) -> Vec<u8> {
     let last = offsets_at + 8 * buckets as usize;
     out[last..last + 8].copy_from_slice(&end.to_le_bytes());
     out
+}
+
+/// Adds the target keys of `batch`, whose first row is row `first_row` of its file, to `keys`.
+fn index_targets(batch: &RecordBatch, first_row: usize, keys: &mut Keys) {
+    if let Some(targets) = batch
+        .column_by_name("TargetResources")
+        .and_then(|c| c.as_list_opt::<i32>())
+    {
+        let elements = targets.values().as_struct();
+        let fields: Vec<(TargetField, &StringArray)> = [TargetField::Id, TargetField::DisplayName]
+            .into_iter()
+            .filter_map(|f| {
+                let column = elements.column_by_name(f.name())?;
+                Some((f, column.as_string_opt::<i32>()?))
+            })
+            .collect();
+        let offsets = targets.value_offsets();
+        for row in 0..targets.len() {
+            // Masked elements are indexed too: an index may hold more rows than match, never fewer.
+            for e in offsets[row] as usize..offsets[row + 1] as usize {
+                for (field, values) in &fields {
+                    if values.is_valid(e) {
+                        let key = key_hash(*field, values.value(e).as_bytes());
+                        let rows = keys.entry(key).or_default();
+                        let row = (first_row + row) as u32;
+                        if rows.last() != Some(&row) {
+                            rows.push(row);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Whether `index` is an index written for the Parquet file `data` (for its stamp).
@@ -259,15 +272,17 @@ pub fn rebuild(data: &Path, index: &Path) -> Result<()> {
         .with_batch_size(64 * 1024)
         .build()?
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let batch = match batches.first() {
-        Some(first) => arrow::compute::concat_batches(first.schema_ref(), &batches)?,
-        None => return Ok(()),
-    };
+    if batches.is_empty() {
+        return Ok(());
+    }
     if let Some(dir) = index.parent() {
         io(dir, fs::create_dir_all(dir))?;
     }
     let tmp = index.with_extension("tidx.tmp");
-    io(&tmp, fs::write(&tmp, encode(&batch, FileStamp::of(data)?)))?;
+    io(
+        &tmp,
+        fs::write(&tmp, encode(&batches, FileStamp::of(data)?)),
+    )?;
     io(&tmp, fs::rename(&tmp, index))
 }
 
@@ -384,6 +399,24 @@ mod tests {
         r
     }
 
+    /// A file written from several batches is indexed by its row numbers, not each batch's.
+    #[test]
+    fn a_file_of_several_batches_is_indexed_as_one() {
+        let records = vec![
+            record("a", &[("P1", "Sales")]),
+            record("b", &[("P2", "Sales")]),
+            record("c", &[("P1", "Sales")]),
+            record("d", &[("P2", "Ops")]),
+        ];
+        let whole = records_to_batch(&records).unwrap();
+        let parts = [whole.slice(0, 1), whole.slice(1, 3)];
+        let stamp = FileStamp {
+            size: 1,
+            modified: 2,
+        };
+        assert_eq!(encode(&parts, stamp), encode(&[whole], stamp));
+    }
+
     #[test]
     fn finds_the_rows_of_each_key_and_their_intersection() {
         let records = vec![
@@ -396,7 +429,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("part.parquet");
         fs::write(&data, b"0123456789").unwrap();
-        write(&data, &batch).unwrap();
+        write(&data, std::slice::from_ref(&batch)).unwrap();
         let stamp = FileStamp::of(&data).unwrap();
         let index = data.with_extension(EXTENSION);
         let get = |keys: &[(TargetField, &str)]| lookup(&index, stamp, keys).unwrap().matching;
@@ -442,7 +475,7 @@ mod tests {
             size: 10,
             modified: 7,
         };
-        let bytes = encode(&batch, stamp);
+        let bytes = encode(std::slice::from_ref(&batch), stamp);
         let dir = tempfile::tempdir().unwrap();
         let index = dir.path().join("part.tidx");
         fs::write(&index, &bytes[..bytes.len() - 3]).unwrap();
