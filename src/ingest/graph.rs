@@ -5,8 +5,6 @@
 //! functions for those pieces (`initiated_by`, `target_resources`, `additional_details`) are
 //! shared with those readers. Property names are matched case-insensitively (`"Type"` happens).
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value};
 
 use crate::record::{
@@ -246,190 +244,6 @@ pub fn record_from_graph(o: Obj) -> Result<AuditRecord, String> {
     Ok(r)
 }
 
-/// The fast path for the common case: a Graph record as Entra writes it (exact member names,
-/// strings or null where text is expected), deserialized in one pass without building a JSON
-/// tree. Anything else (other names or casing, numbers, extra members, duplicates, bad
-/// timestamps) returns `None`, and the caller takes the general path, which converts or
-/// explains; for every record this accepts, the result equals [`record_from_graph`]'s.
-pub fn fast_record(text: &[u8]) -> Option<AuditRecord<Cow<'_, str>>> {
-    type Text<'a> = Option<Cow<'a, str>>;
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct User<'a> {
-        #[serde(borrow, default)]
-        id: Text<'a>,
-        #[serde(borrow, default)]
-        display_name: Text<'a>,
-        #[serde(borrow, default)]
-        user_principal_name: Text<'a>,
-        #[serde(borrow, default)]
-        ip_address: Text<'a>,
-        #[serde(borrow, default)]
-        user_type: Text<'a>,
-        #[serde(borrow, default)]
-        home_tenant_id: Text<'a>,
-        #[serde(borrow, default)]
-        home_tenant_name: Text<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct App<'a> {
-        #[serde(borrow, default)]
-        app_id: Text<'a>,
-        #[serde(borrow, default)]
-        display_name: Text<'a>,
-        #[serde(borrow, default)]
-        service_principal_id: Text<'a>,
-        #[serde(borrow, default)]
-        service_principal_name: Text<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct By<'a> {
-        #[serde(borrow, default)]
-        user: Option<User<'a>>,
-        #[serde(borrow, default)]
-        app: Option<App<'a>>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct Prop<'a> {
-        #[serde(borrow, default)]
-        display_name: Text<'a>,
-        #[serde(borrow, default)]
-        old_value: Text<'a>,
-        #[serde(borrow, default)]
-        new_value: Text<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct Target<'a> {
-        #[serde(borrow, default)]
-        id: Text<'a>,
-        #[serde(borrow, default)]
-        display_name: Text<'a>,
-        #[serde(borrow, default, rename = "type")]
-        type_: Text<'a>,
-        #[serde(borrow, default)]
-        user_principal_name: Text<'a>,
-        #[serde(borrow, default)]
-        group_type: Text<'a>,
-        #[serde(borrow, default)]
-        modified_properties: Option<Vec<Prop<'a>>>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Detail<'a> {
-        #[serde(borrow, default)]
-        key: Text<'a>,
-        #[serde(borrow, default)]
-        value: Text<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct Record<'a> {
-        #[serde(borrow, default)]
-        id: Text<'a>,
-        #[serde(borrow, default)]
-        category: Text<'a>,
-        #[serde(borrow, default)]
-        correlation_id: Text<'a>,
-        #[serde(borrow, default)]
-        result: Text<'a>,
-        #[serde(borrow, default)]
-        result_reason: Text<'a>,
-        #[serde(borrow, default)]
-        activity_display_name: Text<'a>,
-        #[serde(borrow, default)]
-        activity_date_time: Text<'a>,
-        #[serde(borrow, default)]
-        logged_by_service: Text<'a>,
-        #[serde(borrow, default)]
-        operation_type: Text<'a>,
-        #[serde(borrow, default)]
-        initiated_by: Option<By<'a>>,
-        #[serde(borrow, default)]
-        target_resources: Option<Vec<Target<'a>>>,
-        #[serde(borrow, default)]
-        additional_details: Option<Vec<Detail<'a>>>,
-        #[serde(borrow, default)]
-        user_agent: Text<'a>,
-    }
-    // One UTF-8 check for the whole line: parsing a `str` does not check each string again.
-    let r: Record = serde_json::from_str(std::str::from_utf8(text).ok()?).ok()?;
-    let id = r.id?;
-    if id.trim().is_empty() {
-        return None;
-    }
-    let activity = parse_timestamp(r.activity_date_time.as_deref()?).ok()?;
-    let initiated_by = r.initiated_by.and_then(|b| {
-        let user = b.user.map(|u| UserIdentity {
-            id: u.id,
-            display_name: u.display_name,
-            user_principal_name: u.user_principal_name,
-            ip_address: u.ip_address,
-            user_type: u.user_type,
-            home_tenant_id: u.home_tenant_id,
-            home_tenant_name: u.home_tenant_name,
-        });
-        let app = b.app.map(|a| AppIdentity {
-            app_id: a.app_id,
-            display_name: a.display_name,
-            service_principal_id: a.service_principal_id,
-            service_principal_name: a.service_principal_name,
-        });
-        (user.is_some() || app.is_some()).then_some(InitiatedBy { user, app })
-    });
-    let target_resources = r.target_resources.map(|ts| {
-        ts.into_iter()
-            .map(|t| TargetResource {
-                id: t.id,
-                display_name: t.display_name,
-                type_: t.type_,
-                user_principal_name: t.user_principal_name,
-                group_type: t.group_type,
-                modified_properties: t.modified_properties.map(|ps| {
-                    ps.into_iter()
-                        .map(|p| ModifiedProperty {
-                            display_name: p.display_name,
-                            old_value: p.old_value,
-                            new_value: p.new_value,
-                        })
-                        .collect()
-                }),
-            })
-            .collect()
-    });
-    let additional_details = r.additional_details.map(|ds| {
-        ds.into_iter()
-            .map(|d| KeyValue {
-                key: d.key,
-                value: d.value,
-            })
-            .collect()
-    });
-    let mut rec = AuditRecord {
-        time_generated: activity,
-        activity_date_time: activity,
-        id,
-        category: r.category.unwrap_or_default(),
-        correlation_id: r.correlation_id.unwrap_or_default(),
-        result: r.result.unwrap_or_default(),
-        result_reason: r.result_reason.unwrap_or_default(),
-        activity_display_name: r.activity_display_name.unwrap_or_default(),
-        logged_by_service: r.logged_by_service.unwrap_or_default(),
-        aad_operation_type: r.operation_type.unwrap_or_default(),
-        initiated_by,
-        target_resources,
-        additional_details,
-        ..Default::default()
-    };
-    if let Some(agent) = r.user_agent.filter(|a| !a.is_empty()) {
-        add_detail(&mut rec, "User-Agent", agent);
-    }
-    Some(rec)
-}
-
 /// Adds `key` to `AdditionalDetails` unless a detail of that key is already there.
 pub fn add_detail<S: Text>(r: &mut AuditRecord<S>, key: &'static str, value: S) {
     let details = r.additional_details.get_or_insert_with(Vec::new);
@@ -452,6 +266,7 @@ pub fn is_graph_record(o: Obj) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::graph_fast::fast_record;
     use super::*;
     use serde_json::json;
 
@@ -527,6 +342,50 @@ mod tests {
         for c in declined {
             assert_eq!(fast_record(c.as_bytes()), None, "{c}");
         }
+    }
+
+    /// The scanner reads JSON as serde_json does: whitespace anywhere, escapes (surrogate pairs
+    /// included) in values; and declines what is not JSON or not a Graph record as written.
+    #[test]
+    fn fast_path_reads_json_as_serde_json_does() {
+        let accepted = [
+            " {\t\"id\" : \"a\" ,\r\n \"activityDateTime\":\"2024-01-09T21:20:02Z\", \"targetResources\" : [ { \"id\" : null } , {} ] , \"initiatedBy\" : { \"user\" : { } } } \n",
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","category":"tab\there \"q\" \\ \/ \b\f\n\r \u00e9 \ud83d\ude00 end"}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","targetResources":[{"modifiedProperties":[{"displayName":"X","oldValue":"[\"1\"]","newValue":"[]"}]}],"additionalDetails":[{"key":"k","value":null}]}"#,
+            r#"{"id":"é—ü","activityDateTime":"2024-01-09T21:20:02Z","initiatedBy":{"user":null,"app":{"displayName":"Ω"}}}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","initiatedBy":null,"targetResources":[],"additionalDetails":null}"#,
+        ];
+        for c in accepted {
+            let slow = conv(serde_json::from_str(c).unwrap()).unwrap();
+            let fast = fast_record(c.as_bytes()).map(AuditRecord::into_owned);
+            assert_eq!(fast, Some(slow), "{c}");
+        }
+        let declined = [
+            // Not JSON.
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z",}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z"} x"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","targetResources":[{},]}"#,
+            "{\"id\":\"a\tb\",\"activityDateTime\":\"2024-01-09T21:20:02Z\"}",
+            r#"{"id":"a\ud83d","activityDateTime":"2024-01-09T21:20:02Z"}"#,
+            r#"{"id":"a\ude00","activityDateTime":"2024-01-09T21:20:02Z"}"#,
+            r#"{"id":"a\x","activityDateTime":"2024-01-09T21:20:02Z"}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z""#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","category":nul}"#,
+            r#"{"id":"a" "activityDateTime":"2024-01-09T21:20:02Z"}"#,
+            // JSON, but not as Graph writes it: the general path decides.
+            r#"{"\u0069d":"a","activityDateTime":"2024-01-09T21:20:02Z"}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","initiatedBy":{"user":{"id":"u","id":"v"}}}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","targetResources":[null]}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","category":true}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","initiatedBy":[]}"#,
+            r#"{"id":"a","activityDateTime":"2024-01-09T21:20:02Z","targetResources":{}}"#,
+            r#"[{"id":"a","activityDateTime":"2024-01-09T21:20:02Z"}]"#,
+            "",
+        ];
+        for c in declined {
+            assert_eq!(fast_record(c.as_bytes()), None, "{c}");
+        }
+        assert_eq!(fast_record(b"{\"id\":\"\xff\"}"), None);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use snapshot::SnapshotRow;
 pub mod detect;
 pub mod diagnostic;
 pub mod graph;
+pub mod graph_fast;
 pub mod json_stream;
 pub mod log_analytics;
 pub mod portal_csv;

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::detect::{self, Detected, InputFormat, Layout};
 use super::graph::{self, Obj};
+use super::graph_fast;
 use super::json_stream::{self, Element, Slot};
 use super::snapshot::{self, FileTarget, Links, SnapshotRow, TargetError};
 use super::{diagnostic, log_analytics, portal_csv};
@@ -268,7 +269,7 @@ impl FileReader<'_> {
         // A line holding one Graph record as Entra writes it: converted in one pass.
         if format == InputFormat::Graph
             && el.slot == Slot::Line
-            && let Some(mut r) = graph::fast_record(&el.text)
+            && let Some(mut r) = graph_fast::fast_record(&el.text)
         {
             r.fill_derived();
             self.report.read += 1;
