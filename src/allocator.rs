@@ -29,9 +29,9 @@ pub fn keep_freed_memory() {
 }
 
 /// The purge delay in force (milliseconds; -1: never).
-pub fn purge_delay() -> i64 {
+pub fn purge_delay() -> c_long {
     // SAFETY: a plain getter of mimalloc's option table.
-    i64::from(unsafe { mi_option_get(PURGE_DELAY) })
+    unsafe { mi_option_get(PURGE_DELAY) }
 }
 
 #[cfg(test)]
