@@ -263,17 +263,26 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// An object or `null` (`Some(None)`).
-    fn nullable_object<T: Default>(
+    /// An object read into a `T`: `member` gets each member (and the members seen so far, for
+    /// [`Scan::once`]) and reads its value into the `T`.
+    fn fields<T: Default>(
         &mut self,
-        mut member: impl FnMut(&'a [u8], &mut Self, &mut T) -> Option<()>,
+        mut member: impl FnMut(&'a [u8], &mut Self, &mut T, &mut Seen) -> Option<()>,
+    ) -> Option<T> {
+        let (mut value, mut seen) = (T::default(), Seen::default());
+        self.object(|key, p| member(key, p, &mut value, &mut seen))?;
+        Some(value)
+    }
+
+    /// [`Scan::fields`], or `null` (`Some(None)`).
+    fn nullable_fields<T: Default>(
+        &mut self,
+        member: impl FnMut(&'a [u8], &mut Self, &mut T, &mut Seen) -> Option<()>,
     ) -> Option<Option<T>> {
         if self.null()? {
             return Some(None);
         }
-        let mut value = T::default();
-        self.object(|key, p| member(key, p, &mut value))?;
-        Some(Some(value))
+        self.fields(member).map(Some)
     }
 
     /// An array of `element`s or `null` (`Some(None)`).
@@ -305,8 +314,7 @@ impl<'a> Scan<'a> {
 
     /// `initiatedBy`: `{user, app}`; both missing or null is no initiator.
     fn initiated_by(&mut self) -> Option<Option<InitiatedBy<Cow<'a, str>>>> {
-        let mut seen = Seen::default();
-        let by = self.nullable_object(|key, p, by: &mut InitiatedBy<Cow<'a, str>>| {
+        let by = self.nullable_fields(|key, p, by: &mut InitiatedBy<Cow<'a, str>>, seen| {
             match key {
                 b"user" => {
                     seen.first(0)?;
@@ -324,16 +332,15 @@ impl<'a> Scan<'a> {
     }
 
     fn user(&mut self) -> Option<Option<UserIdentity<Cow<'a, str>>>> {
-        let mut seen = Seen::default();
-        self.nullable_object(|key, p, u: &mut UserIdentity<Cow<'a, str>>| {
+        self.nullable_fields(|key, p, u: &mut UserIdentity<Cow<'a, str>>, seen| {
             match key {
-                b"id" => u.id = p.once(&mut seen, 0)?,
-                b"displayName" => u.display_name = p.once(&mut seen, 1)?,
-                b"userPrincipalName" => u.user_principal_name = p.once(&mut seen, 2)?,
-                b"ipAddress" => u.ip_address = p.once(&mut seen, 3)?,
-                b"userType" => u.user_type = p.once(&mut seen, 4)?,
-                b"homeTenantId" => u.home_tenant_id = p.once(&mut seen, 5)?,
-                b"homeTenantName" => u.home_tenant_name = p.once(&mut seen, 6)?,
+                b"id" => u.id = p.once(seen, 0)?,
+                b"displayName" => u.display_name = p.once(seen, 1)?,
+                b"userPrincipalName" => u.user_principal_name = p.once(seen, 2)?,
+                b"ipAddress" => u.ip_address = p.once(seen, 3)?,
+                b"userType" => u.user_type = p.once(seen, 4)?,
+                b"homeTenantId" => u.home_tenant_id = p.once(seen, 5)?,
+                b"homeTenantName" => u.home_tenant_name = p.once(seen, 6)?,
                 _ => return None,
             }
             Some(())
@@ -341,13 +348,12 @@ impl<'a> Scan<'a> {
     }
 
     fn app(&mut self) -> Option<Option<AppIdentity<Cow<'a, str>>>> {
-        let mut seen = Seen::default();
-        self.nullable_object(|key, p, a: &mut AppIdentity<Cow<'a, str>>| {
+        self.nullable_fields(|key, p, a: &mut AppIdentity<Cow<'a, str>>, seen| {
             match key {
-                b"appId" => a.app_id = p.once(&mut seen, 0)?,
-                b"displayName" => a.display_name = p.once(&mut seen, 1)?,
-                b"servicePrincipalId" => a.service_principal_id = p.once(&mut seen, 2)?,
-                b"servicePrincipalName" => a.service_principal_name = p.once(&mut seen, 3)?,
+                b"appId" => a.app_id = p.once(seen, 0)?,
+                b"displayName" => a.display_name = p.once(seen, 1)?,
+                b"servicePrincipalId" => a.service_principal_id = p.once(seen, 2)?,
+                b"servicePrincipalName" => a.service_principal_name = p.once(seen, 3)?,
                 _ => return None,
             }
             Some(())
@@ -356,15 +362,13 @@ impl<'a> Scan<'a> {
 
     /// One element of `targetResources` (an object: `null` declines, as Graph never writes it).
     fn target(&mut self) -> Option<TargetResource<Cow<'a, str>>> {
-        let mut t = TargetResource::default();
-        let mut seen = Seen::default();
-        self.object(|key, p| {
+        self.fields(|key, p, t: &mut TargetResource<Cow<'a, str>>, seen| {
             match key {
-                b"id" => t.id = p.once(&mut seen, 0)?,
-                b"displayName" => t.display_name = p.once(&mut seen, 1)?,
-                b"type" => t.type_ = p.once(&mut seen, 2)?,
-                b"userPrincipalName" => t.user_principal_name = p.once(&mut seen, 3)?,
-                b"groupType" => t.group_type = p.once(&mut seen, 4)?,
+                b"id" => t.id = p.once(seen, 0)?,
+                b"displayName" => t.display_name = p.once(seen, 1)?,
+                b"type" => t.type_ = p.once(seen, 2)?,
+                b"userPrincipalName" => t.user_principal_name = p.once(seen, 3)?,
+                b"groupType" => t.group_type = p.once(seen, 4)?,
                 b"modifiedProperties" => {
                     seen.first(5)?;
                     t.modified_properties = p.array(Scan::property)?;
@@ -372,36 +376,29 @@ impl<'a> Scan<'a> {
                 _ => return None,
             }
             Some(())
-        })?;
-        Some(t)
+        })
     }
 
     fn property(&mut self) -> Option<ModifiedProperty<Cow<'a, str>>> {
-        let mut m = ModifiedProperty::default();
-        let mut seen = Seen::default();
-        self.object(|key, p| {
+        self.fields(|key, p, m: &mut ModifiedProperty<Cow<'a, str>>, seen| {
             match key {
-                b"displayName" => m.display_name = p.once(&mut seen, 0)?,
-                b"oldValue" => m.old_value = p.once(&mut seen, 1)?,
-                b"newValue" => m.new_value = p.once(&mut seen, 2)?,
+                b"displayName" => m.display_name = p.once(seen, 0)?,
+                b"oldValue" => m.old_value = p.once(seen, 1)?,
+                b"newValue" => m.new_value = p.once(seen, 2)?,
                 _ => return None,
             }
             Some(())
-        })?;
-        Some(m)
+        })
     }
 
     fn detail(&mut self) -> Option<KeyValue<Cow<'a, str>>> {
-        let mut d = KeyValue::default();
-        let mut seen = Seen::default();
-        self.object(|key, p| {
+        self.fields(|key, p, d: &mut KeyValue<Cow<'a, str>>, seen| {
             match key {
-                b"key" => d.key = p.once(&mut seen, 0)?,
-                b"value" => d.value = p.once(&mut seen, 1)?,
+                b"key" => d.key = p.once(seen, 0)?,
+                b"value" => d.value = p.once(seen, 1)?,
                 _ => return None,
             }
             Some(())
-        })?;
-        Some(d)
+        })
     }
 }
