@@ -1322,3 +1322,94 @@ fn documented_example_checks_clean() {
         );
     }
 }
+
+/// A drop-down value given on the command line is checked by asking the drop-down's query for
+/// that value only (`kql::restrict`): the choice picked, label included, is the one the full
+/// list gives. A label, or the value in another case, still resolves through the full list, and
+/// a value outside it is still rejected with the list.
+#[test]
+fn a_given_dropdown_value_resolves_as_the_full_list_does() {
+    let fixture = wb("label-pick.yaml");
+    let listed = run_json(&["params", &fixture, "--now", NOW, "--format", "json"]);
+    let values = listed["parameters"][0]["values"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(values.len() > 1, "{listed}");
+    let entry = values
+        .iter()
+        .find(|v| v["value"] == PACKAGE)
+        .unwrap_or_else(|| panic!("{PACKAGE} not in {listed}"));
+    let label = entry["label"].as_str().unwrap().to_string();
+    assert!(
+        label.ends_with(PACKAGE) && label.len() > PACKAGE.len() + 1,
+        "{label}"
+    );
+
+    let picked = |given: &str| -> (String, String) {
+        let doc = run_json(&[
+            "run",
+            &fixture,
+            "--now",
+            NOW,
+            "-p",
+            &format!("Pkg={given}"),
+            "--format",
+            "json",
+        ]);
+        let row = &doc["steps"][0]["rows"][0];
+        (
+            row["value"].as_str().unwrap().to_string(),
+            row["label"].as_str().unwrap().to_string(),
+        )
+    };
+    let expected = (PACKAGE.to_string(), label.clone());
+    assert_eq!(picked(PACKAGE), expected);
+    assert_eq!(picked(&PACKAGE.to_uppercase()), expected);
+    assert_eq!(picked(&label.to_lowercase()), expected);
+    // Every listed choice resolves to itself with its own label.
+    for v in &values {
+        let (value, label) = (v["value"].as_str().unwrap(), v["label"].as_str().unwrap());
+        assert_eq!(picked(value), (value.to_string(), label.to_string()));
+    }
+
+    // `Other` (label never shown): checked by any one row with the value.
+    for v in &values {
+        let value = v["value"].as_str().unwrap();
+        let doc = run_json(&[
+            "run",
+            &fixture,
+            "--now",
+            NOW,
+            "-p",
+            &format!("Pkg={PACKAGE}"),
+            "-p",
+            &format!("Other={value}"),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(doc["steps"][0]["rows"][0]["other"], *value, "{doc}");
+    }
+
+    for param in ["Pkg", "Other"] {
+        let r = ab(&[
+            "run",
+            &fixture,
+            "--now",
+            NOW,
+            "-p",
+            &format!("Pkg={PACKAGE}"),
+            "-p",
+            &format!("{param}=no-such-package"),
+        ]);
+        assert_ne!(r.code, 0);
+        assert!(
+            r.stderr
+                .contains("\"no-such-package\" is not one of the allowed values")
+                && r.stderr.contains(&format!("`{param}`"))
+                && r.stderr.contains(PACKAGE),
+            "{}",
+            r.stderr
+        );
+    }
+}

@@ -237,6 +237,15 @@ impl Engine {
             }
         }
         let plan = state.statement_to_plan(statement(&compiled.query)).await?;
+        if compiled.first_row_only {
+            // Filters gather their output into batches of `batch_size` rows before passing
+            // it on, so a `LIMIT 1` above them would wait for that many matches.
+            let config = state.config().clone().with_batch_size(FIRST_ROW_BATCH_SIZE);
+            let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+                .with_config(config)
+                .build();
+            return Ok(DataFrame::new(state, plan));
+        }
         Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 
@@ -371,6 +380,9 @@ fn mark_json_columns(result: QueryResult, names: &[String]) -> QueryResult {
         .map_or_else(|| mark(&result.schema), |b| b.schema());
     QueryResult { schema, batches }
 }
+
+/// The batch size of a query that wants only its first row ([`crate::kql::Compiled::first_row_only`]).
+const FIRST_ROW_BATCH_SIZE: usize = 64;
 
 /// The session configuration every engine uses (see the module documentation).
 pub fn session_config() -> SessionConfig {

@@ -55,6 +55,7 @@ pub mod parser;
 pub mod partition;
 pub mod prefilter;
 pub mod prune;
+pub mod restrict;
 pub mod sqlgen;
 pub mod types;
 pub mod udf;
@@ -85,6 +86,10 @@ pub struct Compiled {
     /// order, each held in memory as the named table the query (and later ones) read
     /// ([`materialize`]).
     pub materialized: Vec<(String, datafusion::sql::sqlparser::ast::Query)>,
+    /// Only the first row matters (a restriction that keeps any one row,
+    /// [`restrict::Keep::AnyOne`]): the engine plans it with small batches, so that the scan
+    /// stops soon after the first match instead of filling a whole batch of matches first.
+    pub first_row_only: bool,
 }
 
 impl Compiled {
@@ -121,6 +126,28 @@ impl Compiled {
 /// `now()` and the anchor of `ago()` for the whole query. Errors come with every diagnostic found
 /// (warnings included); a successful compile keeps its warnings.
 pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<Diagnostic>> {
+    compile_with(src, catalog, now, None).map(|c| c.expect("an unrestricted query compiles"))
+}
+
+/// [`compile`], restricted to the rows whose first column equals `value` ([`restrict`]): how a
+/// workbook run checks one drop-down value without listing them all. `Ok(None)` when the first
+/// column is not a string.
+pub fn compile_restricted(
+    src: &str,
+    catalog: &Catalog,
+    now: i64,
+    value: &str,
+    keep: restrict::Keep,
+) -> Result<Option<Compiled>, Vec<Diagnostic>> {
+    compile_with(src, catalog, now, Some((value, keep)))
+}
+
+fn compile_with(
+    src: &str,
+    catalog: &Catalog,
+    now: i64,
+    first_column_equals: Option<(&str, restrict::Keep)>,
+) -> Result<Option<Compiled>, Vec<Diagnostic>> {
     let (ast, mut diagnostics) = parse(src);
     let Some(ast) = ast else {
         return Err(diagnostics);
@@ -140,9 +167,16 @@ pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<D
         .visible()
         .map(|c| (c.name.clone(), c.ty.clone()))
         .collect();
+    let rel = match first_column_equals {
+        None => bound.rel,
+        Some((value, keep)) => match restrict::first_column_equals(bound.rel, value, keep) {
+            Some(rel) => rel,
+            None => return Ok(None),
+        },
+    };
     // Materialized relations are taken out first, while every copy is still the one the binder
     // made, and each is then optimized once as a query of its own.
-    let (rel, materialized) = materialize::extract(bound.rel);
+    let (rel, materialized) = materialize::extract(rel);
     let optimize = |rel| {
         let rel = prefilter::add_prefilters(rel);
         prune::prune(partition::add_partition_filters(rel, catalog))
@@ -156,15 +190,16 @@ pub fn compile(src: &str, catalog: &Catalog, now: i64) -> Result<Compiled, Vec<D
         std::iter::once(&rel).chain(materialized.iter().map(|(_, r)| r)),
         catalog,
     );
-    Ok(Compiled {
+    Ok(Some(Compiled {
         query: sqlgen::ir_to_sql(&rel),
         materialized: materialized
             .iter()
             .map(|(name, r)| (name.clone(), sqlgen::materialized_to_sql(r)))
             .collect(),
         narrowed,
+        first_row_only: matches!(first_column_equals, Some((_, restrict::Keep::AnyOne))),
         columns,
         render: bound.render,
         warnings: diagnostics,
-    })
+    }))
 }

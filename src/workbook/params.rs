@@ -153,6 +153,19 @@ pub trait ChoiceSource {
     fn may_skip_unselected(&mut self, _param: &Parameter, _bound: &bind::Bound) -> bool {
         false
     }
+
+    /// The choices of `param`'s query (already bound) whose value is `value`, when the source
+    /// can ask for those alone (a run given the value: [`crate::kql::restrict`]) and `value` is
+    /// among them; `None` means "list them all" (and check against the whole list, whose
+    /// error names the allowed values). Default: never.
+    fn query_choice(
+        &mut self,
+        _param: &Parameter,
+        _bound: &bind::Bound,
+        _value: &str,
+    ) -> Result<Option<Vec<Choice>>> {
+        Ok(None)
+    }
 }
 
 /// Orders a parameters step's parameters so that each comes after those its query or choices
@@ -432,6 +445,11 @@ fn resolve_choice(
             let bound = bind_choice_query(param, &query.text, *lang, scope)?;
             if nothing_selects(param, cli) && source.may_skip_unselected(param, &bound) {
                 (None, false)
+            } else if let Some(found) = match one_value(param, cli) {
+                Some(v) => source.query_choice(param, &bound, v)?,
+                None => None,
+            } {
+                (Some(found), false)
             } else {
                 (source.query_choices(param, &bound)?, false)
             }
@@ -578,6 +596,19 @@ fn resolve_choice(
         )));
     }
     Ok(())
+}
+
+/// The value tried first (the one given on the command line, else the saved one, else the
+/// default), when it is a single plain value the choices' first column could hold: not "All",
+/// not empty, not a list for a multi-select to split.
+fn one_value<'a>(param: &'a Parameter, cli: &[&'a str]) -> Option<&'a str> {
+    let first = match (cli, &param.value, &param.default) {
+        ([v], ..) => *v,
+        ([], Some(ParamValue::One(v)), _) | ([], None, Some(ParamValue::One(v))) => v.as_str(),
+        _ => return None,
+    };
+    let plain = !first.is_empty() && first != "value::all" && !(param.multi && first.contains(','));
+    plain.then_some(first)
 }
 
 /// No value is given on the command line, saved or defaulted, and none is required.

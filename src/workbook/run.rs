@@ -15,6 +15,7 @@ use crate::{Error, Result};
 use super::bind::{self, Bound, Resolved, TimeRange};
 use super::model::*;
 use super::params::{self, ChoiceSource, Inputs, Origin, ParamState};
+use crate::kql::restrict::Keep;
 
 /// What a walk does at each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +249,46 @@ impl ChoiceSource for ChoiceRunner<'_> {
         Ok(Some(choices_from_rows(&result)?))
     }
 
+    /// `run` and `explain`, given a value, ask the query for that value's rows only: the same
+    /// rows as the full list's (in the same order), and a drop-down over an expanded list is
+    /// then answered by the target index. Only KQL queries whose first column is a string.
+    fn query_choice(
+        &mut self,
+        param: &Parameter,
+        bound: &Bound,
+        value: &str,
+    ) -> Result<Option<Vec<Choice>>> {
+        let super::model::Choices::Query {
+            lang: Lang::Kql, ..
+        } = &param.choices
+        else {
+            return Ok(None);
+        };
+        if !matches!(self.mode, Mode::Run | Mode::Explain) {
+            return Ok(None);
+        }
+        // The value's label is only needed where the workbook shows it (`{Name:label}`);
+        // otherwise any one row with the value proves it allowed.
+        let keep = if mentions_label(self.wb, &param.name) {
+            Keep::All
+        } else {
+            Keep::AnyOne
+        };
+        let catalog = self.engine.catalog();
+        // A query that does not compile is reported by the full listing, as before.
+        let Ok(Some(compiled)) =
+            crate::kql::compile_restricted(&bound.text, &catalog, self.now, value, keep)
+        else {
+            return Ok(None);
+        };
+        let result = self.rt.block_on(execute(
+            self.engine,
+            &CompiledQuery::Kql(Box::new(compiled)),
+        ))?;
+        let choices = choices_from_rows(&result)?;
+        Ok(choices.iter().any(|c| c.value == value).then_some(choices))
+    }
+
     /// `run` and `explain` list no choices: an optional drop-down nothing selects does not run
     /// its query (the packages of `request-status` when no package is given), unless its rows
     /// could select a default (a third column) or it does not compile (reported as before).
@@ -264,6 +305,14 @@ impl ChoiceSource for ChoiceRunner<'_> {
             Ok(CompiledQuery::Sql(_)) | Err(_) => false,
         }
     }
+}
+
+/// Whether the workbook's text may show parameter `name`'s label: a `{name:label}` placeholder
+/// anywhere in the file (names compared without case, so that a doubtful case counts as a use).
+fn mentions_label(wb: &Workbook, name: &str) -> bool {
+    let text = wb.source.text.to_lowercase();
+    let wanted = format!("{{{}:label", name.to_lowercase());
+    text.contains(&wanted)
 }
 
 /// A parameter query's rows as choices: value, label, selected, group (by position).

@@ -1,0 +1,311 @@
+//! Restricting a query to the rows whose first column equals one value, with the filter placed
+//! as deep in the plan as it commutes.
+//!
+//! A workbook run that is given a drop-down's value only needs to know whether the drop-down's
+//! query returns that value (and its label), not every value it returns. `run` therefore
+//! compiles the drop-down's query restricted to the value ([`crate::kql::compile_restricted`]):
+//! a filter `first_column == value` moved down through sorts, distincts, projections
+//! (substituting their definitions) and the keys of aggregates, to just above the operator that
+//! computes the column (an `mv-expand`, a window, an aggregate value), a filter, a limit, a
+//! join, a union or the scan. There the pre-filter pass ([`crate::kql::prefilter`]) can see it,
+//! and for a field of an expanded list it becomes a `kql_list_has` that the target index
+//! answers. It does not cross a filter, so it is evaluated on no row the query would not have
+//! computed the column for (a cast that fails on rows a `where` removes stays unevaluated).
+//!
+//! Every move keeps the result the same: each operator it crosses commutes with a filter on its
+//! output (a sort keeps the order of the rows it keeps, a distinct or an aggregate keyed on the
+//! column keeps the groups that pass), so the restricted query returns exactly the rows of the
+//! full query whose first column equals the value, in the same order.
+
+use crate::kql::ir::{BinOp, Expr, Rel, RelKind};
+use crate::kql::types::Ty;
+
+/// Which rows of the query a restriction keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Every row whose first column equals the value, in the query's order.
+    All,
+    /// At most one of them: enough to know whether the value is among the query's values
+    /// (a `take 1` right above the placed filter, so the scan stops at the first match).
+    AnyOne,
+}
+
+/// `rel` restricted to the rows whose first visible column equals `value`, or `None` when that
+/// column is not a string (its text form would need the renderer's formatting to compare).
+///
+/// With [`Keep::AnyOne`] the result is one such row if there is any: every operator the filter
+/// crossed (sort, distinct, projection, aggregate on keys) returns at least one row for a
+/// non-empty input, so the query has a row with the value exactly when the filtered rows
+/// below them do.
+pub fn first_column_equals(rel: Rel, value: &str, keep: Keep) -> Option<Rel> {
+    let first = rel.visible().next()?;
+    if first.ty != Ty::String {
+        return None;
+    }
+    let predicate = Expr::bin(BinOp::Eq, Expr::col(&first.name), Expr::str(value));
+    Some(place(rel, predicate, keep))
+}
+
+/// `rel` with `predicate` (over `rel`'s columns) applied as deep as it commutes.
+fn place(rel: Rel, predicate: Expr, keep: Keep) -> Rel {
+    let Rel {
+        kind,
+        columns,
+        order,
+    } = rel;
+    let kind = match kind {
+        RelKind::Sort { input, keys } => RelKind::Sort {
+            input: Box::new(place(*input, predicate, keep)),
+            keys,
+        },
+        RelKind::Distinct { input } => RelKind::Distinct {
+            input: Box::new(place(*input, predicate, keep)),
+        },
+        RelKind::Project { input, exprs } => {
+            let definition = |n: &str| {
+                columns
+                    .iter()
+                    .position(|c| c.name == n)
+                    .map(|i| exprs[i].clone())
+            };
+            let below = predicate.clone().map_columns(&definition);
+            if computes_per_row(&below) {
+                RelKind::Project {
+                    input: Box::new(place(*input, below, keep)),
+                    exprs,
+                }
+            } else {
+                return filtered(
+                    Rel {
+                        kind: RelKind::Project { input, exprs },
+                        columns,
+                        order,
+                    },
+                    predicate,
+                    keep,
+                );
+            }
+        }
+        RelKind::Aggregate {
+            input,
+            keys,
+            aggregates,
+        } => {
+            let key = |n: &str| {
+                columns
+                    .iter()
+                    .position(|c| c.name == n)
+                    .filter(|&i| i < keys.len())
+                    .map(|i| keys[i].clone())
+            };
+            let mut only_keys = true;
+            predicate.visit(&mut |e| {
+                if let Expr::Col(n) = e {
+                    only_keys &= key(n).is_some();
+                }
+            });
+            if only_keys {
+                let below = predicate.map_columns(&key);
+                RelKind::Aggregate {
+                    input: Box::new(place(*input, below, keep)),
+                    keys,
+                    aggregates,
+                }
+            } else {
+                return filtered(
+                    Rel {
+                        kind: RelKind::Aggregate {
+                            input,
+                            keys,
+                            aggregates,
+                        },
+                        columns,
+                        order,
+                    },
+                    predicate,
+                    keep,
+                );
+            }
+        }
+        kind => {
+            return filtered(
+                Rel {
+                    kind,
+                    columns,
+                    order,
+                },
+                predicate,
+                keep,
+            );
+        }
+    };
+    Rel {
+        kind,
+        columns,
+        order,
+    }
+}
+
+/// Whether `e` is an ordinary per-row expression over its input, so that a filter on it can be
+/// evaluated below the projection that computes it: no expansion, window or aggregate.
+fn computes_per_row(e: &Expr) -> bool {
+    let mut plain = true;
+    e.visit(&mut |x| {
+        plain &= !matches!(x, Expr::Unnest(_) | Expr::Window { .. } | Expr::Agg { .. })
+    });
+    plain
+}
+
+/// `rel` under a filter (and a `take 1` for [`Keep::AnyOne`]).
+fn filtered(rel: Rel, predicate: Expr, keep: Keep) -> Rel {
+    let (columns, order) = (rel.columns.clone(), rel.order.clone());
+    let over = |kind| Rel {
+        columns: columns.clone(),
+        order: order.clone(),
+        kind,
+    };
+    let filter = over(RelKind::Filter {
+        input: Box::new(rel),
+        predicate,
+    });
+    match keep {
+        Keep::All => filter,
+        Keep::AnyOne => over(RelKind::Limit {
+            input: Box::new(filter),
+            count: 1,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keep;
+    use crate::kql::{Catalog, compile, compile_restricted};
+
+    fn catalog() -> Catalog {
+        Catalog::new().with_table("AuditLogs", crate::schema::audit_logs_schema())
+    }
+
+    /// The access-package drop-down of Microsoft's workbook, as the built-in holds it.
+    const DROPDOWN: &str = "AuditLogs\n\
+        | where Category == \"EntitlementManagement\" and Result == \"success\"\n\
+        | project TargetResources\n\
+        | mvexpand TargetResources\n\
+        | extend AccessPackageId=tostring(TargetResources.id), TTYPE=TargetResources.type,\n\
+          TD=strcat(tostring(TargetResources.displayName), \" \", TargetResources.id)\n\
+        | where TTYPE == \"AccessPackage\"\n\
+        | project TD, AccessPackageId\n\
+        | distinct AccessPackageId, TD\n\
+        | sort by TD asc";
+
+    #[test]
+    fn a_dropdown_over_an_expanded_list_is_restricted_before_the_expansion() {
+        let c = compile_restricted(DROPDOWN, &catalog(), 0, "pkg-1", Keep::All)
+            .unwrap()
+            .unwrap();
+        let sql = c.sql();
+        // Under the sort and the distinct, as a filter on the expanded element, which the
+        // pre-filter pass turns into a list test on the unexpanded rows.
+        assert!(
+            sql.contains("kql_list_has(\"TargetResources\", 'id', 'pkg-1')"),
+            "{sql}"
+        );
+        let full = compile(DROPDOWN, &catalog(), 0).unwrap().sql();
+        assert!(
+            !full.contains("pkg-1") && !full.contains("kql_list_has"),
+            "{full}"
+        );
+        // The output is the full query's: same columns, still sorted.
+        assert_eq!(c.columns, compile(DROPDOWN, &catalog(), 0).unwrap().columns);
+        assert!(sql.trim_end().ends_with("ASC NULLS FIRST") || sql.contains("ORDER BY"));
+    }
+
+    #[test]
+    fn any_one_row_takes_one_right_above_the_filter() {
+        let c = compile_restricted(DROPDOWN, &catalog(), 0, "pkg-1", Keep::AnyOne)
+            .unwrap()
+            .unwrap();
+        let sql = c.sql();
+        let limit = sql
+            .find("LIMIT 1")
+            .unwrap_or_else(|| panic!("no limit: {sql}"));
+        // Inside the distinct (the outermost query keeps its DISTINCT and ORDER BY), after
+        // the filter on the expanded element.
+        assert!(sql.find("DISTINCT").unwrap() < limit, "{sql}");
+        assert!(sql.find("'pkg-1'").unwrap() < limit, "{sql}");
+        assert!(
+            sql.contains("kql_list_has(\"TargetResources\", 'id', 'pkg-1')"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn the_value_is_a_literal_never_query_text() {
+        let hostile = "x' OR 1=1 --\") | take 1";
+        let c = compile_restricted(DROPDOWN, &catalog(), 0, hostile, Keep::All)
+            .unwrap()
+            .unwrap();
+        let sql = c.sql();
+        assert!(sql.contains("'x'' OR 1=1 --\") | take 1'"), "{sql}");
+    }
+
+    #[test]
+    fn a_filter_stops_above_a_limit_and_above_an_aggregate_value() {
+        // `take` decides which rows exist: filtering first would change them.
+        let c = compile_restricted(
+            "AuditLogs | project Category | take 5",
+            &catalog(),
+            0,
+            "A",
+            Keep::All,
+        )
+        .unwrap()
+        .unwrap();
+        let sql = c.sql();
+        let limit = sql.find("LIMIT 5").expect("a limit");
+        let filter = sql.rfind("= 'A'").expect("a filter");
+        assert!(filter > limit, "{sql}");
+        // A value computed by the aggregate is filtered after it; a key before it.
+        let c = compile_restricted(
+            "AuditLogs | summarize n = count() by Category | project Category, n",
+            &catalog(),
+            0,
+            "A",
+            Keep::All,
+        )
+        .unwrap()
+        .unwrap();
+        let sql = c.sql();
+        assert!(
+            sql.find("= 'A'").unwrap() < sql.find("GROUP BY").unwrap(),
+            "{sql}"
+        );
+        let c = compile_restricted(
+            "AuditLogs | summarize c = tostring(count()) by Category | project c",
+            &catalog(),
+            0,
+            "3",
+            Keep::All,
+        )
+        .unwrap()
+        .unwrap();
+        let sql = c.sql();
+        assert!(
+            sql.find("= '3'").unwrap() > sql.find("GROUP BY").unwrap(),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn a_first_column_that_is_not_a_string_is_not_restricted() {
+        let r = compile_restricted(
+            "AuditLogs | summarize n = count() by Category",
+            &catalog(),
+            0,
+            "1",
+            Keep::All,
+        )
+        .unwrap();
+        assert!(r.is_none());
+    }
+}
