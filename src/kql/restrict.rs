@@ -48,53 +48,29 @@ pub fn first_column_equals(rel: Rel, value: &str, keep: Keep) -> Option<Rel> {
 
 /// `rel` with `predicate` (over `rel`'s columns) applied as deep as it commutes.
 fn place(rel: Rel, predicate: Expr, keep: Keep) -> Rel {
-    let Rel {
-        kind,
-        columns,
-        order,
-    } = rel;
-    let kind = match kind {
-        RelKind::Sort { input, keys } => RelKind::Sort {
-            input: Box::new(place(*input, predicate, keep)),
-            keys,
-        },
-        RelKind::Distinct { input } => RelKind::Distinct {
-            input: Box::new(place(*input, predicate, keep)),
-        },
-        RelKind::Project { input, exprs } => {
-            let definition = |n: &str| {
-                columns
-                    .iter()
-                    .position(|c| c.name == n)
-                    .map(|i| exprs[i].clone())
-            };
-            let below = predicate.clone().map_columns(&definition);
-            if computes_per_row(&below) {
-                RelKind::Project {
-                    input: Box::new(place(*input, below, keep)),
-                    exprs,
-                }
-            } else {
-                return filtered(
-                    Rel {
-                        kind: RelKind::Project { input, exprs },
-                        columns,
-                        order,
-                    },
-                    predicate,
-                    keep,
-                );
-            }
+    match below(&rel, &predicate) {
+        // One input (a sort, distinct, projection or aggregate): the filter goes into it.
+        Some(below) => rel.map_inputs(&mut |input| place(input, below.clone(), keep)),
+        None => filtered(rel, predicate, keep),
+    }
+}
+
+/// `predicate` in terms of `rel`'s input, when filtering that input instead keeps the same rows
+/// of `rel`: under a sort or a distinct as it is, under a projection with the projected
+/// definitions substituted (if they are per-row), under an aggregate when it reads only keys.
+fn below(rel: &Rel, predicate: &Expr) -> Option<Expr> {
+    let position = |n: &str| rel.columns.iter().position(|c| c.name == n);
+    match &rel.kind {
+        RelKind::Sort { .. } | RelKind::Distinct { .. } => Some(predicate.clone()),
+        RelKind::Project { exprs, .. } => {
+            let below = predicate
+                .clone()
+                .map_columns(&|n| position(n).map(|i| exprs[i].clone()));
+            computes_per_row(&below).then_some(below)
         }
-        RelKind::Aggregate {
-            input,
-            keys,
-            aggregates,
-        } => {
+        RelKind::Aggregate { keys, .. } => {
             let key = |n: &str| {
-                columns
-                    .iter()
-                    .position(|c| c.name == n)
+                position(n)
                     .filter(|&i| i < keys.len())
                     .map(|i| keys[i].clone())
             };
@@ -104,45 +80,9 @@ fn place(rel: Rel, predicate: Expr, keep: Keep) -> Rel {
                     only_keys &= key(n).is_some();
                 }
             });
-            if only_keys {
-                let below = predicate.map_columns(&key);
-                RelKind::Aggregate {
-                    input: Box::new(place(*input, below, keep)),
-                    keys,
-                    aggregates,
-                }
-            } else {
-                return filtered(
-                    Rel {
-                        kind: RelKind::Aggregate {
-                            input,
-                            keys,
-                            aggregates,
-                        },
-                        columns,
-                        order,
-                    },
-                    predicate,
-                    keep,
-                );
-            }
+            only_keys.then(|| predicate.clone().map_columns(&key))
         }
-        kind => {
-            return filtered(
-                Rel {
-                    kind,
-                    columns,
-                    order,
-                },
-                predicate,
-                keep,
-            );
-        }
-    };
-    Rel {
-        kind,
-        columns,
-        order,
+        _ => None,
     }
 }
 
@@ -186,6 +126,14 @@ mod tests {
         Catalog::new().with_table("AuditLogs", crate::schema::audit_logs_schema())
     }
 
+    /// The SQL of `kql` restricted to `value` (keeping every matching row).
+    fn restricted_sql(kql: &str, value: &str) -> String {
+        compile_restricted(kql, &catalog(), 0, value, Keep::All)
+            .unwrap()
+            .expect("a string first column")
+            .sql()
+    }
+
     /// The access-package drop-down of Microsoft's workbook, as the built-in holds it.
     const DROPDOWN: &str = "AuditLogs\n\
         | where Category == \"EntitlementManagement\" and Result == \"success\"\n\
@@ -200,10 +148,7 @@ mod tests {
 
     #[test]
     fn a_dropdown_over_an_expanded_list_is_restricted_before_the_expansion() {
-        let c = compile_restricted(DROPDOWN, &catalog(), 0, "pkg-1", Keep::All)
-            .unwrap()
-            .unwrap();
-        let sql = c.sql();
+        let sql = restricted_sql(DROPDOWN, "pkg-1");
         // Under the sort and the distinct, as a filter on the expanded element, which the
         // pre-filter pass turns into a list test on the unexpanded rows.
         assert!(
@@ -213,7 +158,11 @@ mod tests {
         let full = compile(DROPDOWN, &catalog(), 0).unwrap().sql();
         assert!(!full.contains("pkg-1"), "{full}");
         // The output is the full query's: same columns, still sorted.
-        assert_eq!(c.columns, compile(DROPDOWN, &catalog(), 0).unwrap().columns);
+        let restricted = compile_restricted(DROPDOWN, &catalog(), 0, "pkg-1", Keep::All);
+        assert_eq!(
+            restricted.unwrap().unwrap().columns,
+            compile(DROPDOWN, &catalog(), 0).unwrap().columns
+        );
         assert!(sql.ends_with("ORDER BY \"TD\" ASC NULLS FIRST"), "{sql}");
     }
 
@@ -239,58 +188,30 @@ mod tests {
     #[test]
     fn the_value_is_a_literal_never_query_text() {
         let hostile = "x' OR 1=1 --\") | take 1";
-        let c = compile_restricted(DROPDOWN, &catalog(), 0, hostile, Keep::All)
-            .unwrap()
-            .unwrap();
-        let sql = c.sql();
+        let sql = restricted_sql(DROPDOWN, hostile);
         assert!(sql.contains("'x'' OR 1=1 --\") | take 1'"), "{sql}");
     }
 
     #[test]
     fn a_filter_stops_above_a_limit_and_above_an_aggregate_value() {
         // `take` decides which rows exist: filtering first would change them.
-        let c = compile_restricted(
-            "AuditLogs | project Category | take 5",
-            &catalog(),
-            0,
-            "A",
-            Keep::All,
-        )
-        .unwrap()
-        .unwrap();
-        let sql = c.sql();
+        let sql = restricted_sql("AuditLogs | project Category | take 5", "A");
         let limit = sql.find("LIMIT 5").expect("a limit");
         let filter = sql.rfind("= 'A'").expect("a filter");
         assert!(filter > limit, "{sql}");
         // A value computed by the aggregate is filtered after it; a key before it.
-        let c = compile_restricted(
+        let sql = restricted_sql(
             "AuditLogs | summarize n = count() by Category | project Category, n",
-            &catalog(),
-            0,
             "A",
-            Keep::All,
-        )
-        .unwrap()
-        .unwrap();
-        let sql = c.sql();
-        assert!(
-            sql.find("= 'A'").unwrap() < sql.find("GROUP BY").unwrap(),
-            "{sql}"
         );
-        let c = compile_restricted(
+        let group_by = sql.find("GROUP BY").unwrap();
+        assert!(sql.find("= 'A'").unwrap() < group_by, "{sql}");
+        let sql = restricted_sql(
             "AuditLogs | summarize c = tostring(count()) by Category | project c",
-            &catalog(),
-            0,
             "3",
-            Keep::All,
-        )
-        .unwrap()
-        .unwrap();
-        let sql = c.sql();
-        assert!(
-            sql.find("= '3'").unwrap() > sql.find("GROUP BY").unwrap(),
-            "{sql}"
         );
+        let group_by = sql.find("GROUP BY").unwrap();
+        assert!(sql.find("= '3'").unwrap() > group_by, "{sql}");
     }
 
     #[test]
