@@ -1346,18 +1346,25 @@ fn a_given_dropdown_value_resolves_as_the_full_list_does() {
         "{label}"
     );
 
+    // `run FIXTURE --now NOW -p P...`, then more arguments.
+    let run_args = |params: &[String], more: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["run", fixture.as_str(), "--now", NOW]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        for p in params {
+            args.extend(["-p".to_string(), p.clone()]);
+        }
+        args.extend(more.iter().map(|a| a.to_string()));
+        args
+    };
+    let first_row = |params: &[String]| -> Value {
+        let args = run_args(params, &["--format", "json"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_json(&args)["steps"][0]["rows"][0].clone()
+    };
     let picked = |given: &str| -> (String, String) {
-        let doc = run_json(&[
-            "run",
-            &fixture,
-            "--now",
-            NOW,
-            "-p",
-            &format!("Pkg={given}"),
-            "--format",
-            "json",
-        ]);
-        let row = &doc["steps"][0]["rows"][0];
+        let row = first_row(&[format!("Pkg={given}")]);
         (
             row["value"].as_str().unwrap().to_string(),
             row["label"].as_str().unwrap().to_string(),
@@ -1376,32 +1383,16 @@ fn a_given_dropdown_value_resolves_as_the_full_list_does() {
     // `Other` (label never shown): checked by any one row with the value.
     for v in &values {
         let value = v["value"].as_str().unwrap();
-        let doc = run_json(&[
-            "run",
-            &fixture,
-            "--now",
-            NOW,
-            "-p",
-            &format!("Pkg={PACKAGE}"),
-            "-p",
-            &format!("Other={value}"),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(doc["steps"][0]["rows"][0]["other"], *value, "{doc}");
+        let row = first_row(&[format!("Pkg={PACKAGE}"), format!("Other={value}")]);
+        assert_eq!(row["other"], *value, "{row}");
     }
 
     for param in ["Pkg", "Other"] {
-        let r = ab(&[
-            "run",
-            &fixture,
-            "--now",
-            NOW,
-            "-p",
-            &format!("Pkg={PACKAGE}"),
-            "-p",
-            &format!("{param}=no-such-package"),
-        ]);
+        let args = run_args(
+            &[format!("Pkg={PACKAGE}"), format!("{param}=no-such-package")],
+            &[],
+        );
+        let r = ab(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert_ne!(r.code, 0);
         assert!(
             r.stderr
