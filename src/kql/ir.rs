@@ -295,6 +295,13 @@ impl Expr {
         found
     }
 
+    /// Whether the expression expands a list (`unnest`, outside subqueries).
+    pub fn has_unnest(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |e| found |= matches!(e, Expr::Unnest(_)));
+        found
+    }
+
     /// Whether the expression reads a column of its input (outside subqueries).
     pub fn references_columns(&self) -> bool {
         let mut found = false;

@@ -189,7 +189,7 @@ fn walk(rel: &Rel, mut needs: Needs, scans: &mut BTreeMap<String, Needs>) {
                 match needs.remove(&c.name) {
                     Some(u) => expr(e, u, &mut input_needs, scans),
                     // Not read, but an `unnest` still sets the row count.
-                    None if has_unnest(e) => expr(e, Usage::Full, &mut input_needs, scans),
+                    None if e.has_unnest() => expr(e, Usage::Full, &mut input_needs, scans),
                     None => {}
                 }
             }
@@ -250,12 +250,6 @@ fn walk(rel: &Rel, mut needs: Needs, scans: &mut BTreeMap<String, Needs>) {
     }
 }
 
-fn has_unnest(e: &Expr) -> bool {
-    let mut found = false;
-    e.visit(&mut |x| found |= matches!(x, Expr::Unnest(_)));
-    found
-}
-
 /// Records in `needs` how `e`, whose value is used as `usage`, uses its input columns.
 fn expr(e: &Expr, usage: Usage, needs: &mut Needs, scans: &mut BTreeMap<String, Needs>) {
     match e {
@@ -274,21 +268,23 @@ fn expr(e: &Expr, usage: Usage, needs: &mut Needs, scans: &mut BTreeMap<String, 
         }
         // `kql_list_has(list, field, ..., value)` (`udf::list_has`) reads one leaf.
         Expr::Call(name, args) if name == "kql_list_has" && args.len() >= 3 => {
-            let path: Option<Vec<&str>> = args[1..args.len() - 1]
-                .iter()
-                .map(|a| match a {
-                    Expr::Lit(Lit::Str(s), _) => Some(s.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let usage = match path {
-                Some(path) => path
-                    .iter()
-                    .rev()
-                    .fold(Usage::Full, |u, name| Usage::field(name, u)),
-                None => Usage::Full,
+            let path = &args[1..args.len() - 1];
+            expr(&args[0], leaf(path), needs, scans);
+        }
+        // `kql_list_filter(list, n, field_1..field_n, value, ...)` reads that leaf, and its
+        // result (the list's own type) is used as the list.
+        Expr::Call(name, args) if name == "kql_list_filter" && args.len() >= 4 => {
+            let n = match &args[1] {
+                Expr::Lit(Lit::Long(n), _) if *n >= 1 && (*n as usize) + 2 < args.len() => {
+                    *n as usize
+                }
+                _ => 0,
             };
-            expr(&args[0], usage, needs, scans);
+            // No valid count: `leaf(&[])` is a full use.
+            let path = leaf(&args[2..2 + n]);
+            let mut both = usage;
+            both.merge(path);
+            expr(&args[0], both, needs, scans);
         }
         // A list's length reads its structure only: no field of its elements.
         Expr::Call(name, args) if name == "cardinality" && args.len() == 1 => {
@@ -309,6 +305,25 @@ fn expr(e: &Expr, usage: Usage, needs: &mut Needs, scans: &mut BTreeMap<String, 
                 expr(child, Usage::Full, needs, scans);
             }
         }
+    }
+}
+
+/// The usage of a list (or struct) read at one leaf: `path`'s names as string constants; a full
+/// use when they are not constants.
+fn leaf(path: &[Expr]) -> Usage {
+    let names: Option<Vec<&str>> = path
+        .iter()
+        .map(|a| match a {
+            Expr::Lit(Lit::Str(s), _) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    match names {
+        Some(names) => names
+            .iter()
+            .rev()
+            .fold(Usage::Full, |u, name| Usage::field(name, u)),
+        None => Usage::Full,
     }
 }
 

@@ -28,12 +28,6 @@ fn key_refs(keys: &[SortKey], out: &mut HashSet<String>) {
     }
 }
 
-fn has_unnest(e: &Expr) -> bool {
-    let mut found = false;
-    e.visit(&mut |x| found |= matches!(x, Expr::Unnest(_)));
-    found
-}
-
 /// Prunes the subqueries inside an expression (they keep their own columns).
 fn prune_subqueries(e: Expr) -> Expr {
     match e {
@@ -91,7 +85,7 @@ fn prune_rel(rel: Rel, need: &HashSet<String>) -> Rel {
         RelKind::Project { input, exprs } => {
             let (mut cols, mut es) = (Vec::new(), Vec::new());
             for (c, e) in columns.into_iter().zip(exprs) {
-                if need.contains(&c.name) || has_unnest(&e) {
+                if need.contains(&c.name) || e.has_unnest() {
                     cols.push(c);
                     es.push(prune_subqueries(e));
                 }

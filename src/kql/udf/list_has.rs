@@ -1,18 +1,25 @@
-//! `kql_list_has(list, field, [field, ...], value) -> bool`: whether some struct element of
-//! `list` has `value` at the field path (string equality, a null never matches).
+//! Predicates on the struct elements of a list, by a field path and string constants (string
+//! equality; a null never matches):
 //!
-//! The compiler adds it before an `mv-expand` whose elements a later `where` compares with a
-//! constant ([`crate::kql::prefilter`]), so `mv-expand TargetResources | where
-//! TargetResources.id == "X"` expands only the rows that can match instead of every row. It
-//! reads one leaf column of the list's elements and compares it at once (Arrow's `eq` kernel),
-//! then ORs each row's range of elements.
+//! - `kql_list_has(list, field, [field, ...], value) -> bool`: whether some element has `value`
+//!   at the field path;
+//! - `kql_list_filter(list, n, field_1, ..., field_n, value, [value, ...]) -> list`: the list
+//!   with only the elements whose field path (`n` names) holds one of the values, in their order
+//!   (a null list stays null).
+//!
+//! The compiler adds them around an `mv-expand` whose elements a later `where` compares with
+//! constants ([`crate::kql::prefilter`]): `mv-expand TargetResources | where
+//! TargetResources.id == "X"` expands only the rows that can match (`kql_list_has`, which the
+//! target index also reads), and only their matching elements (`kql_list_filter`), instead of
+//! every element of every row. Both read one leaf column of the elements and compare it at once
+//! (Arrow's `eq` kernel).
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Scalar, StringArray};
-use arrow::buffer::BooleanBuffer;
-use arrow::compute::cast;
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, ListArray, Scalar, StringArray};
+use arrow::buffer::{BooleanBuffer, OffsetBuffer};
 use arrow::compute::kernels::cmp::eq;
+use arrow::compute::{cast, filter};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
@@ -24,7 +31,7 @@ struct ListHas {
     signature: Signature,
 }
 
-fn constant(v: &ColumnarValue) -> Result<String> {
+fn constant(function: &str, v: &ColumnarValue) -> Result<String> {
     match v {
         ColumnarValue::Scalar(
             ScalarValue::Utf8(Some(s))
@@ -32,7 +39,7 @@ fn constant(v: &ColumnarValue) -> Result<String> {
             | ScalarValue::LargeUtf8(Some(s)),
         ) => Ok(s.clone()),
         other => {
-            exec_err!("kql_list_has: field names and value must be string constants, got {other:?}")
+            exec_err!("{function}: field names and values must be string constants, got {other:?}")
         }
     }
 }
@@ -55,18 +62,29 @@ impl ScalarUDFImpl for ListHas {
             return exec_err!("kql_list_has: expected a list, field names and a value");
         }
         let (value, path) = args.args[1..].split_last().expect("3 or more");
-        let value = constant(value)?;
-        let path = path.iter().map(constant).collect::<Result<Vec<_>>>()?;
+        let value = constant(self.name(), value)?;
+        let path = path
+            .iter()
+            .map(|p| constant(self.name(), p))
+            .collect::<Result<Vec<_>>>()?;
         let list = args.args[0].to_array(args.number_rows)?;
         Ok(ColumnarValue::Array(Arc::new(list_has(
-            &list, &path, &value,
+            &list,
+            &path,
+            std::slice::from_ref(&value),
         )?)))
     }
 }
 
-fn list_has(list: &ArrayRef, path: &[String], value: &str) -> Result<BooleanArray> {
+/// `list` as a list array, and which of its elements hold one of `values` at `path`.
+fn element_hits<'a>(
+    function: &str,
+    list: &'a ArrayRef,
+    path: &[String],
+    values: &[String],
+) -> Result<(&'a ListArray, BooleanBuffer)> {
     let Some(list) = list.as_list_opt::<i32>() else {
-        return exec_err!("kql_list_has: not a list: {}", list.data_type());
+        return exec_err!("{function}: not a list: {}", list.data_type());
     };
     // The leaf column of the elements, and which elements are present (not null, nor a null
     // struct on the way).
@@ -74,14 +92,11 @@ fn list_has(list: &ArrayRef, path: &[String], value: &str) -> Result<BooleanArra
     let mut present: Option<arrow::buffer::NullBuffer> = None;
     for name in path {
         let Some(s) = leaf.as_struct_opt() else {
-            return exec_err!(
-                "kql_list_has: `{name}` of a non-struct {}",
-                leaf.data_type()
-            );
+            return exec_err!("{function}: `{name}` of a non-struct {}", leaf.data_type());
         };
         present = arrow::buffer::NullBuffer::union(present.as_ref(), s.nulls());
         let Some(child) = s.column_by_name(name) else {
-            return Ok(BooleanArray::from(vec![false; list.len()]));
+            return Ok((list, BooleanBuffer::new_unset(leaf.len())));
         };
         leaf = Arc::clone(child);
     }
@@ -89,17 +104,30 @@ fn list_has(list: &ArrayRef, path: &[String], value: &str) -> Result<BooleanArra
         DataType::Utf8 | DataType::Utf8View => leaf,
         _ => cast(&leaf, &DataType::Utf8)?,
     };
-    let needle = match leaf.data_type() {
-        DataType::Utf8View => {
-            Scalar::new(Arc::new(arrow::array::StringViewArray::from(vec![value])) as ArrayRef)
+    let mut bits = BooleanBuffer::new_unset(leaf.len());
+    for value in values {
+        let needle =
+            match leaf.data_type() {
+                DataType::Utf8View => Scalar::new(Arc::new(arrow::array::StringViewArray::from(
+                    vec![value.as_str()],
+                )) as ArrayRef),
+                _ => Scalar::new(Arc::new(StringArray::from(vec![value.as_str()])) as ArrayRef),
+            };
+        let hits = eq(&leaf, &needle)?;
+        let mut found: BooleanBuffer = hits.values().clone();
+        if let Some(n) = hits.nulls() {
+            found = &found & n.inner();
         }
-        _ => Scalar::new(Arc::new(StringArray::from(vec![value])) as ArrayRef),
-    };
-    let hits = eq(&leaf, &needle)?;
-    let mut bits: BooleanBuffer = hits.values().clone();
-    if let Some(n) = arrow::buffer::NullBuffer::union(present.as_ref(), hits.nulls()) {
+        bits = &bits | &found;
+    }
+    if let Some(n) = present {
         bits = &bits & n.inner();
     }
+    Ok((list, bits))
+}
+
+fn list_has(list: &ArrayRef, path: &[String], values: &[String]) -> Result<BooleanArray> {
+    let (list, bits) = element_hits("kql_list_has", list, path, values)?;
     let offsets = list.value_offsets();
     let out: BooleanArray = (0..list.len())
         .map(|i| {
@@ -114,6 +142,78 @@ fn list_has(list: &ArrayRef, path: &[String], value: &str) -> Result<BooleanArra
     Ok(out)
 }
 
+fn list_filter(list: &ArrayRef, path: &[String], values: &[String]) -> Result<ArrayRef> {
+    let (list, bits) = element_hits("kql_list_filter", list, path, values)?;
+    let offsets = list.value_offsets();
+    let lengths = (0..list.len()).map(|i| {
+        let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+        bits.slice(start, end - start).count_set_bits()
+    });
+    let offsets_out = OffsetBuffer::from_lengths(lengths);
+    // Only the elements the (possibly sliced) list spans.
+    let (first, last) = (offsets[0] as usize, offsets[list.len()] as usize);
+    let keep = BooleanArray::new(bits.slice(first, last - first), None);
+    let values = filter(&list.values().slice(first, last - first), &keep)?;
+    let offsets = offsets_out;
+    let field = match list.data_type() {
+        DataType::List(f) => Arc::clone(f),
+        _ => unreachable!("a list array"),
+    };
+    Ok(Arc::new(ListArray::new(
+        field,
+        offsets,
+        values,
+        list.nulls().cloned(),
+    )))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ListFilter {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ListFilter {
+    fn name(&self) -> &str {
+        "kql_list_filter"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = match args.args.get(1) {
+            Some(ColumnarValue::Scalar(ScalarValue::Int64(Some(n)))) if *n >= 1 => *n as usize,
+            _ => {
+                return exec_err!(
+                    "kql_list_filter: expected a list, a field count, field names and values"
+                );
+            }
+        };
+        if args.args.len() < 3 + n {
+            return exec_err!("kql_list_filter: expected {n} field names and at least one value");
+        }
+        let strings = args.args[2..]
+            .iter()
+            .map(|a| constant(self.name(), a))
+            .collect::<Result<Vec<_>>>()?;
+        let (path, values) = strings.split_at(n);
+        let list = args.args[0].to_array(args.number_rows)?;
+        Ok(ColumnarValue::Array(list_filter(&list, path, values)?))
+    }
+}
+
+/// The `kql_list_filter` UDF.
+pub fn kql_list_filter() -> ScalarUDF {
+    ScalarUDF::new_from_impl(ListFilter {
+        signature: Signature::variadic_any(Volatility::Immutable),
+    })
+}
+
 /// The `kql_list_has` UDF.
 pub fn kql_list_has() -> ScalarUDF {
     ScalarUDF::new_from_impl(ListHas {
@@ -123,6 +223,9 @@ pub fn kql_list_has() -> ScalarUDF {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, ArrayRef, AsArray};
     use datafusion::prelude::SessionContext;
 
     #[tokio::test]
@@ -152,5 +255,68 @@ mod tests {
                 "| 4 | false | false |",
             ]
         );
+    }
+
+    /// `kql_list_filter`'s result rendered per row: the ids of the elements kept.
+    async fn filtered(sql: &str) -> Vec<String> {
+        let ctx = SessionContext::new();
+        ctx.register_udf(super::kql_list_filter());
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        text.lines()
+            .filter(|l| l.starts_with("| "))
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn keeps_only_the_matching_elements_in_order() {
+        let rows = filtered(
+            "SELECT k, kql_list_filter(l, 1, 'id', 'x', 'z') AS a, \
+                    kql_list_filter(l, 2, 'o', 'p', 'q') AS b FROM (VALUES \
+            (1, [named_struct('id', 'x', 'o', named_struct('p', 'q')), named_struct('id', 'y', 'o', named_struct('p', 'z')), named_struct('id', 'z', 'o', NULL)]), \
+            (2, [named_struct('id', 'y', 'o', named_struct('p', 'q'))]), \
+            (3, [named_struct('id', NULL, 'o', named_struct('p', NULL))]), \
+            (4, NULL)) t(k, l) ORDER BY k",
+        )
+        .await;
+        assert_eq!(
+            rows,
+            [
+                "| 1 | [{id: x, o: {p: q}}, {id: z, o: }] | [{id: x, o: {p: q}}] |",
+                "| 2 | [] | [{id: y, o: {p: q}}] |",
+                "| 3 | [] | [] |",
+                "| 4 | | |",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sliced_list_keeps_its_own_elements_only() {
+        use arrow::array::{ListBuilder, StringBuilder, StructBuilder};
+        use arrow::datatypes::{DataType, Field};
+        let mut b = ListBuilder::new(StructBuilder::from_fields(
+            vec![Field::new("id", DataType::Utf8, true)],
+            0,
+        ));
+        for row in [&["x", "y"][..], &["x"], &["y", "x", "x"]] {
+            for id in row {
+                let s = b.values();
+                s.field_builder::<StringBuilder>(0)
+                    .unwrap()
+                    .append_value(id);
+                s.append(true);
+            }
+            b.append(true);
+        }
+        let list: ArrayRef = Arc::new(b.finish().slice(1, 2));
+        let out = super::list_filter(&list, &["id".into()], &["x".into()]).unwrap();
+        let out = out.as_list::<i32>();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out.value_offsets(), &[0, 1, 3]);
+        assert_eq!(out.values().len(), 3);
     }
 }

@@ -36,6 +36,7 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(barrier::kql_barrier());
     ctx.register_udf(expand::kql_expandable());
     ctx.register_udf(list_has::kql_list_has());
+    ctx.register_udf(list_has::kql_list_filter());
     ctx.register_udaf(take_any::kql_take_any());
     for udaf in aggregate::functions() {
         ctx.register_udaf(udaf);
