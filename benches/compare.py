@@ -561,6 +561,17 @@ def measure(fn, runs: int, budget: float, slow: float = 5.0):
     return times, value
 
 
+def bracketed(before, after):
+    """One in-process result from the runs made before and after the other measurements of a
+    case: every run, one median (an error on either side is the result)."""
+    for side, other in ((before, after), (after, before)):
+        if not side or "error" in side:
+            return side or other
+    runs = before["runs"] + after["runs"]
+    return {**after, "runs": runs, "median": median(runs), "min": min(runs),
+            "halves": [before["median"], after["median"]]}
+
+
 def timed_process(cmd, env=None, stdout=subprocess.DEVNULL, ok=(0,)):
     """Runs `cmd` under /usr/bin/time: (wall seconds, peak RSS in KB, stdout text or None)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
@@ -920,10 +931,13 @@ class Harness:
     def bench_queries(self, data: Path, picks: dict):
         cases = [c for c in CASES if self.wanted(c)]
         res = {}
-        inproc = self.in_process(data, picks, cases)
         con = duck_connect(data)
         for case in cases:
-            r = {"in_process": inproc.get(case)}
+            # The in-process runs bracket the case's process and DuckDB runs (half before, half
+            # after, one median over both halves), so a machine whose speed drifts during the
+            # run (it is shared) weighs on both sides alike.
+            before = self.in_process(data, picks, [case]).get(case)
+            r = {}
             cmd = self.process_cmd(case, data, picks)
             r["process_command"] = " ".join(str(c) for c in cmd[1:])
             try:
@@ -934,6 +948,8 @@ class Harness:
                 log(f"ERROR process {case}: {e}")
                 r["process"] = {"error": str(e)}
             r["duckdb"] = self.duck_case(con, case, picks)
+            after = self.in_process(data, picks, [case]).get(case)
+            r["in_process"] = bracketed(before, after)
             ab_rows = (r["in_process"] or {}).get("rows")
             duck_rows = r["duckdb"]["rows"]
             r["rows_agree"] = ab_rows == duck_rows
