@@ -77,10 +77,10 @@ fn equals_any(predicate: &Expr) -> Option<(Expr, Vec<String>)> {
             if ea != eb {
                 return None;
             }
+            // Equal after dropping defaults means each dropped default equals neither side's
+            // values, so none of the union's.
             va.extend(vb);
-            // A default dropped for one value must not equal the others either.
-            let kept = without_default(&ea, &va).clone();
-            (kept == ea).then_some((ea, va))
+            Some((ea, va))
         }
         _ => None,
     }
@@ -120,15 +120,12 @@ fn push(rel: Rel, wanted: Vec<Wanted>) -> Rel {
                 let (path, base) = peel(without_default(&e, &values));
                 match base {
                     Expr::Unnest(list) if !path.is_empty() => {
-                        let whole = match list.as_ref() {
+                        // `whole`: the expansion has no limit.
+                        let (list, whole) = match list.as_ref() {
                             Expr::Call(f, args) if f == "kql_expandable" => {
-                                (args[1] == Expr::long(i64::MAX)).then(|| args[0].clone())
+                                (unfiltered(&args[0]), args[1] == Expr::long(i64::MAX))
                             }
-                            _ => None,
-                        };
-                        let list = match list.as_ref() {
-                            Expr::Call(f, args) if f == "kql_expandable" => unfiltered(&args[0]),
-                            other => unfiltered(other),
+                            other => (unfiltered(other), false),
                         };
                         let has = values.iter().map(|v| {
                             let mut args = vec![list.clone()];
@@ -140,7 +137,7 @@ fn push(rel: Rel, wanted: Vec<Wanted>) -> Rel {
                         // The one expansion of this projection, of the whole list.
                         let unnests = exprs.iter().filter(|x| x.has_unnest()).count();
                         let at = exprs.iter().position(|x| x == base);
-                        if let (Some(_), Some(at), 1) = (whole, at, unnests) {
+                        if let (true, Some(at), 1) = (whole, at, unnests) {
                             elements.push((at, path, values));
                         }
                     }
