@@ -16,7 +16,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, ListArray, Scalar, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, ListArray, StringArray, StringViewArray,
+};
 use arrow::buffer::{BooleanBuffer, OffsetBuffer};
 use arrow::compute::kernels::cmp::eq;
 use arrow::compute::{cast, filter};
@@ -106,14 +108,10 @@ fn element_hits<'a>(
     };
     let mut bits = BooleanBuffer::new_unset(leaf.len());
     for value in values {
-        let needle =
-            match leaf.data_type() {
-                DataType::Utf8View => Scalar::new(Arc::new(arrow::array::StringViewArray::from(
-                    vec![value.as_str()],
-                )) as ArrayRef),
-                _ => Scalar::new(Arc::new(StringArray::from(vec![value.as_str()])) as ArrayRef),
-            };
-        let hits = eq(&leaf, &needle)?;
+        let hits = match leaf.data_type() {
+            DataType::Utf8View => eq(&leaf, &StringViewArray::new_scalar(value))?,
+            _ => eq(&leaf, &StringArray::new_scalar(value))?,
+        };
         let mut found: BooleanBuffer = hits.values().clone();
         if let Some(n) = hits.nulls() {
             found = &found & n.inner();
@@ -126,45 +124,38 @@ fn element_hits<'a>(
     Ok((list, bits))
 }
 
+/// How many elements of each row of `list` are set in `bits` (one bit per element of
+/// `list.values()`).
+fn hits_per_row<'a>(
+    list: &'a ListArray,
+    bits: &'a BooleanBuffer,
+) -> impl Iterator<Item = usize> + 'a {
+    list.value_offsets().windows(2).map(|w| {
+        let (start, end) = (w[0] as usize, w[1] as usize);
+        bits.slice(start, end - start).count_set_bits()
+    })
+}
+
 fn list_has(list: &ArrayRef, path: &[String], values: &[String]) -> Result<BooleanArray> {
     let (list, bits) = element_hits("kql_list_has", list, path, values)?;
-    let offsets = list.value_offsets();
-    let out: BooleanArray = (0..list.len())
-        .map(|i| {
-            let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
-            Some(
-                list.is_valid(i)
-                    && end > start
-                    && bits.slice(start, end - start).count_set_bits() > 0,
-            )
-        })
-        .collect();
-    Ok(out)
+    Ok(hits_per_row(list, &bits)
+        .enumerate()
+        .map(|(i, n)| Some(list.is_valid(i) && n > 0))
+        .collect())
 }
 
 fn list_filter(list: &ArrayRef, path: &[String], values: &[String]) -> Result<ArrayRef> {
     let (list, bits) = element_hits("kql_list_filter", list, path, values)?;
-    let offsets = list.value_offsets();
-    let lengths = (0..list.len()).map(|i| {
-        let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
-        bits.slice(start, end - start).count_set_bits()
-    });
-    let offsets_out = OffsetBuffer::from_lengths(lengths);
+    let offsets = OffsetBuffer::from_lengths(hits_per_row(list, &bits));
     // Only the elements the (possibly sliced) list spans.
-    let (first, last) = (offsets[0] as usize, offsets[list.len()] as usize);
+    let (first, last) = (
+        list.value_offsets()[0] as usize,
+        list.value_offsets()[list.len()] as usize,
+    );
     let keep = BooleanArray::new(bits.slice(first, last - first), None);
     let values = filter(&list.values().slice(first, last - first), &keep)?;
-    let offsets = offsets_out;
-    let field = match list.data_type() {
-        DataType::List(f) => Arc::clone(f),
-        _ => unreachable!("a list array"),
-    };
-    Ok(Arc::new(ListArray::new(
-        field,
-        offsets,
-        values,
-        list.nulls().cloned(),
-    )))
+    let (field, _, _, nulls) = list.clone().into_parts();
+    Ok(Arc::new(ListArray::new(field, offsets, values, nulls)))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
