@@ -6,6 +6,13 @@
 //! cycles in `perf` (`clear_page_erms`). Keeping freed memory costs nothing in peak memory (the
 //! peak is reached anyway) and measured, on the 1M-event benchmark set, 4.72 → 4.29 s of ingest
 //! wall time and 1.3 → 0.7 s of system time (`BENCHMARKS.md`).
+//!
+//! The C code linked in (zstd, through the Parquet crate) allocates with glibc's `malloc`, not
+//! mimalloc. The Parquet reader creates a zstd decompression context (about 160 KiB) for every
+//! column chunk it reads, and glibc handed each one fresh memory: its heap was trimmed back to
+//! the kernel on every free, or the block was `mmap`ed and unmapped. That was 2,200 page faults
+//! per App role assignment activity query (30 days, 1M events); glibc is told to keep its freed
+//! memory too ([`keep_freed_memory`]).
 
 use std::os::raw::{c_int, c_long};
 
@@ -21,11 +28,45 @@ unsafe extern "C" {
     fn mi_option_get(option: c_int) -> c_long;
 }
 
-/// Freed memory stays with the process instead of going back to the kernel (`-1`: never
-/// purge). Called first thing in `main`; harmless when the global allocator is another one.
+/// Freed memory stays with the process instead of going back to the kernel: mimalloc never
+/// purges (`-1`), and glibc's `malloc` (used by zstd) neither trims its heap nor maps blocks of
+/// its own. Called first thing in `main`; harmless when the global allocator is another one.
 pub fn keep_freed_memory() {
     // SAFETY: plain setters of mimalloc's option table, callable at any time from any thread.
     unsafe { mi_option_set(PURGE_DELAY, -1) }
+    glibc::keep_freed_memory();
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod glibc {
+    use std::os::raw::c_int;
+
+    /// `mallopt` parameters, from glibc's `malloc.h`.
+    const M_TRIM_THRESHOLD: c_int = -1;
+    const M_MMAP_THRESHOLD: c_int = -3;
+    /// The largest mmap threshold glibc accepts on 64-bit (`DEFAULT_MMAP_THRESHOLD_MAX`).
+    const MMAP_THRESHOLD_MAX: c_int = 32 << 20;
+
+    unsafe extern "C" {
+        fn mallopt(param: c_int, value: c_int) -> c_int;
+    }
+
+    /// The heap is never trimmed, and blocks up to 32 MiB come from the heap (reused) rather
+    /// than from a mapping of their own (zeroed by the kernel each time). Setting either also
+    /// stops glibc from adjusting them itself.
+    pub fn keep_freed_memory() {
+        // SAFETY: `mallopt` only sets glibc's allocator parameters; valid values, any thread.
+        unsafe {
+            mallopt(M_TRIM_THRESHOLD, c_int::MAX);
+            mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod glibc {
+    /// Not glibc: nothing to set.
+    pub fn keep_freed_memory() {}
 }
 
 /// The purge delay in force (milliseconds; -1: never).
