@@ -228,3 +228,110 @@ fn a_selection_reads_only_the_pages_of_its_rows() {
         "with the index {with_index} bytes, without {without}"
     );
 }
+
+/// The Parquet files a query's scans read, from `explain --analyze`'s file groups (day
+/// directory and file name).
+fn scanned_files(data: &Path, kql: &str) -> Vec<String> {
+    let r = run(data, &["explain", "--analyze", "--kql", kql]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut files: Vec<String> = r
+        .stdout
+        .split(|c: char| c.is_whitespace() || c == '[' || c == ',')
+        .filter_map(|w| {
+            let w = w
+                .split(".parquet")
+                .next()
+                .filter(|_| w.contains(".parquet"))?;
+            let mut parts: Vec<&str> = w.rsplit('/').take(2).collect();
+            parts.reverse();
+            Some(parts.join("/"))
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+#[test]
+fn a_time_range_lists_and_reads_only_its_days() {
+    // Records 5 h apart over about 25 days, ingested twice with an overlap so that some days
+    // hold two files. A time range lists only its days (not every `date=` directory, as
+    // DataFusion's listing table does), and the rows are the ones whose time is in range.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let step = 5 * 3600;
+    for (name, from, to) in [("a.ndjson", 0, 90), ("b.ndjson", 70, 120)] {
+        let (_, r) = ingest(
+            &data,
+            &[export_every(&tmp.path().join(name), from, to, step)],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let time = |i: u64| 1_790_000_000 + (i as i64) * step;
+    let day = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .format("date=%Y-%m-%d")
+            .to_string()
+    };
+    let (parquet, _) = files(&data);
+    let all_days: std::collections::BTreeSet<String> = (0..120).map(|i| day(time(i))).collect();
+    assert!(all_days.len() >= 24, "{all_days:?}");
+    assert!(parquet.len() > all_days.len(), "some day holds two files");
+
+    // Three days from the middle of day 5 (bounds between records) to the middle of day 8.
+    let (from, to) = (time(20) + 60, time(40) - 60);
+    let iso = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let q = format!(
+        "AuditLogs | where TimeGenerated between (datetime({}) .. datetime({})) | project Id",
+        iso(from),
+        iso(to)
+    );
+    let want: Vec<String> = (21..40).map(|i| format!("EM_{i:06}")).collect();
+    assert_eq!(ids(&data, &q), want);
+    // The files read are those of the days in range (the compiler widens the range by a day
+    // each side, as `TimeGenerated` may lag `ActivityDateTime`'s day), both files of a day
+    // with two, and no other.
+    let lo = day(from - 86_400);
+    let hi = day(to + 86_400);
+    let mut want_files: Vec<String> = parquet
+        .iter()
+        .map(|p| {
+            let d = p.parent().unwrap().file_name().unwrap().to_str().unwrap();
+            let f = p.file_stem().unwrap().to_str().unwrap();
+            format!("{d}/{f}")
+        })
+        .filter(|f| f.as_str() >= lo.as_str() && f.as_str() <= format!("{hi}/~").as_str())
+        .collect();
+    want_files.sort();
+    assert!(want_files.len() < parquet.len() / 2, "{want_files:?}");
+    assert_eq!(scanned_files(&data, &q), want_files);
+
+    // With the target index too: the package's records in range.
+    let q = format!(
+        "AuditLogs | where TimeGenerated between (datetime({}) .. datetime({})) \
+         | mv-expand TargetResources | where TargetResources.id == \"pkg-3\" | project Id",
+        iso(from),
+        iso(to)
+    );
+    let want: Vec<String> = (21..40)
+        .filter(|i| i % PACKAGES == 3)
+        .map(|i| format!("EM_{i:06}"))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(ids(&data, &q), want);
+
+    // A range of days the dataset does not hold: no rows, no file read.
+    let q = "AuditLogs | where TimeGenerated between (datetime(2020-01-01) .. datetime(2020-01-03)) | project Id";
+    assert!(ids(&data, q).is_empty());
+    assert!(scanned_files(&data, q).is_empty());
+    // No range: every file.
+    assert_eq!(
+        scanned_files(&data, "AuditLogs | project Id").len(),
+        parquet.len()
+    );
+}

@@ -8,10 +8,19 @@
 //! the wide nested columns are decoded for those rows only. The filters still run on what is
 //! read: the selection narrows the scan, it never decides the result. Files without a usable
 //! index are read in full.
+//!
+//! A scan lists only the day directories its `date` filters admit (the compiler adds `date >=
+//! 'D1' AND date <= 'D2'` for a time range, [`crate::kql::partition`]), each once per engine
+//! ([`IndexedTable::scan_days`]). DataFusion's listing table walks every `date=` directory
+//! before it prunes them by the filters: on three years of history, 1,093 directories listed for
+//! a 30-day query, about 25 ms a query. Each day is listed the way the listing table lists a
+//! single day, through the same object store, so the files and their metadata are the ones it
+//! would have found.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
@@ -23,8 +32,14 @@ use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::utils::split_conjunction;
-use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, LogicalPlan, Operator, TableProviderFilterPushDown, TableType, col, lit,
+};
+use datafusion::object_store::path::Path as ObjectPath;
+use datafusion::object_store::{ObjectMeta, ObjectStore};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use futures::TryStreamExt;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::file::metadata::PageIndexPolicy;
 
@@ -36,11 +51,17 @@ pub struct IndexedTable {
     inner: ListingTable,
     /// The table's directory (holding `date=.../part-*.parquet`).
     dir: PathBuf,
+    /// The files of each day listed so far ([`IndexedTable::day_files`]).
+    listed: Mutex<HashMap<String, Arc<Vec<ObjectMeta>>>>,
 }
 
 impl IndexedTable {
     pub fn new(inner: ListingTable, dir: PathBuf) -> IndexedTable {
-        IndexedTable { inner, dir }
+        IndexedTable {
+            inner,
+            dir,
+            listed: Mutex::default(),
+        }
     }
 
     /// `plan` (the listing table's scan) with each file narrowed to the rows its index selects
@@ -102,6 +123,126 @@ impl IndexedTable {
             config.file_source = Arc::new(source.clone().with_table_parquet_options(options));
         }
         Ok(DataSourceExec::from_data_source(config))
+    }
+
+    /// The listing table's scan, of the files of the day directories the `date` filters admit,
+    /// each listed on its own: `None` (scan as the listing table does) when a filter on `date`
+    /// is not a plain comparison, or a day holds a directory.
+    async fn scan_days(
+        &self,
+        state: &dyn Session,
+        args: &ScanArgs<'_>,
+    ) -> datafusion::common::Result<Option<Arc<dyn ExecutionPlan>>> {
+        // Files grouped by day (an optimizer option, off by default) are the listing table's.
+        if state.config_options().optimizer.preserve_file_partitions > 0 {
+            return Ok(None);
+        }
+        let filters = args.filters().unwrap_or(&[]);
+        let Some(bounds) = DayBounds::from_filters(filters) else {
+            return Ok(None);
+        };
+        let Some(days) = self.days_within(&bounds) else {
+            return Ok(None);
+        };
+        let Some(url) = self.inner.table_paths().first() else {
+            return Ok(None);
+        };
+        let store = state.runtime_env().object_store(url)?;
+        let mut files = Vec::new();
+        let mut first_day = None;
+        for day in &days {
+            let Some(listed) = self.day_files(store.as_ref(), url.prefix(), day).await? else {
+                return Ok(None);
+            };
+            for meta in listed.iter() {
+                let mut file = PartitionedFile::from(meta.clone());
+                file.partition_values = vec![ScalarValue::Utf8(Some(day.clone()))];
+                files.push(file);
+                first_day.get_or_insert(day);
+            }
+        }
+        let Some(first_day) = first_day.cloned() else {
+            let schema = self.schema();
+            let schema = match args.projection() {
+                Some(p) => Arc::new(schema.project(p)?),
+                None => schema,
+            };
+            return Ok(Some(Arc::new(EmptyExec::new(schema))));
+        };
+        // The listing table's own scan of one day, with every file of the range in its place.
+        let one_day: Vec<Expr> = filters
+            .iter()
+            .cloned()
+            .chain([col(DATE).eq(lit(first_day))])
+            .collect();
+        let plan = self
+            .inner
+            .scan_with_args(state, args.clone().with_filters(Some(&one_day)))
+            .await?
+            .into_inner();
+        let Some(config) = plan
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        else {
+            return Ok(None);
+        };
+        let mut config = config.clone();
+        config.file_groups =
+            FileGroup::new(files).split_files(state.config().target_partitions().max(1));
+        Ok(Some(DataSourceExec::from_data_source(config)))
+    }
+
+    /// The table's days (its `date=D` directories, sorted) that `bounds` admits. `None` when
+    /// the table directory cannot be read or a day's name is not plain digits and dashes (the
+    /// listing table would percent-decode it).
+    fn days_within(&self, bounds: &DayBounds) -> Option<Vec<String>> {
+        let mut days = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).ok()? {
+            let name = entry.ok()?.file_name();
+            let Some(day) = name.to_str().and_then(|n| n.strip_prefix("date=")) else {
+                continue;
+            };
+            if !day.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                return None;
+            }
+            if bounds.admits(day) {
+                days.push(day.to_string());
+            }
+        }
+        days.sort();
+        Some(days)
+    }
+
+    /// The Parquet files of day `day` (listed once per engine, as the listing table's file
+    /// cache did), with the listing table's rules: directly in the day's directory, named
+    /// `*.parquet`, not empty. `None` when the day holds a directory (the listing table's
+    /// rules for those are its own).
+    async fn day_files(
+        &self,
+        store: &dyn ObjectStore,
+        table: &ObjectPath,
+        day: &str,
+    ) -> datafusion::common::Result<Option<Arc<Vec<ObjectMeta>>>> {
+        if let Some(files) = self.listed.lock().expect("not poisoned").get(day) {
+            return Ok(Some(Arc::clone(files)));
+        }
+        let prefix = table.clone().join(format!("{DATE}={day}"));
+        let listed: Vec<ObjectMeta> = store.list(Some(&prefix)).try_collect().await?;
+        let mut files = Vec::new();
+        for meta in listed {
+            if meta.location.prefix_match(&prefix).map(Iterator::count) != Some(1) {
+                return Ok(None);
+            }
+            if meta.location.as_ref().ends_with(".parquet") && meta.size > 0 {
+                files.push(meta);
+            }
+        }
+        let files = Arc::new(files);
+        self.listed
+            .lock()
+            .expect("not poisoned")
+            .insert(day.to_string(), Arc::clone(&files));
+        Ok(Some(files))
     }
 
     /// One file with the row selection of its index: `None` when no row can match, the file
@@ -170,6 +311,79 @@ fn row_selection(rows: &[u32], total: u64) -> RowSelection {
     RowSelection::from(selectors)
 }
 
+/// The partition column of `AuditLogs`.
+const DATE: &str = "date";
+
+/// A scan's filters on the `date` partition alone, each a comparison of `date` with a text.
+#[derive(Debug, PartialEq)]
+struct DayBounds(Vec<(Operator, String)>);
+
+impl DayBounds {
+    /// The comparisons of `date` among `filters`' conjuncts (none: every day). `None` when a
+    /// conjunct on `date` alone is any other expression (the listing table evaluates those).
+    fn from_filters(filters: &[Expr]) -> Option<DayBounds> {
+        let mut bounds = Vec::new();
+        for conjunct in filters.iter().flat_map(split_conjunction) {
+            let columns = conjunct.column_refs();
+            if !columns.iter().any(|c| c.name == DATE) {
+                continue;
+            }
+            if columns.len() > 1 {
+                // Not a partition filter: evaluated on the rows, not used for listing.
+                continue;
+            }
+            bounds.push(comparison(conjunct)?);
+        }
+        Some(DayBounds(bounds))
+    }
+
+    /// Whether day `day` passes every comparison (text order, as the filters compare).
+    fn admits(&self, day: &str) -> bool {
+        self.0.iter().all(|(op, v)| {
+            let (d, v) = (day, v.as_str());
+            match op {
+                Operator::Eq => d == v,
+                Operator::NotEq => d != v,
+                Operator::Lt => d < v,
+                Operator::LtEq => d <= v,
+                Operator::Gt => d > v,
+                Operator::GtEq => d >= v,
+                _ => unreachable!("only comparisons are kept"),
+            }
+        })
+    }
+}
+
+/// `date <op> 'text'` (or `'text' <op> date`) as the operator with `date` on the left.
+fn comparison(e: &Expr) -> Option<(Operator, String)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
+        return None;
+    };
+    let text = |e: &Expr| match e {
+        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
+            Some(s.clone())
+        }
+        _ => None,
+    };
+    let is_date = |e: &Expr| matches!(e, Expr::Column(c) if c.name == DATE);
+    let op = match op {
+        Operator::Eq
+        | Operator::NotEq
+        | Operator::Lt
+        | Operator::LtEq
+        | Operator::Gt
+        | Operator::GtEq => *op,
+        _ => return None,
+    };
+    if is_date(left) {
+        Some((op, text(right)?))
+    } else if is_date(right) {
+        Some((op.swap()?, text(left)?))
+    } else {
+        None
+    }
+}
+
 /// The target keys the filters require: every conjunct
 /// `kql_list_has(TargetResources, 'id' | 'displayName', 'V')`.
 fn target_keys(filters: &[Expr]) -> Vec<(TargetField, String)> {
@@ -228,8 +442,11 @@ impl TableProvider for IndexedTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-        let plan = self.inner.scan(state, projection, filters, limit).await?;
-        self.select(state, plan, &target_keys(filters)).await
+        let args = ScanArgs::default()
+            .with_projection(projection.map(Vec::as_slice))
+            .with_filters(Some(filters))
+            .with_limit(limit);
+        Ok(self.scan_with_args(state, args).await?.into_inner())
     }
 
     async fn scan_with_args<'a>(
@@ -238,7 +455,10 @@ impl TableProvider for IndexedTable {
         args: ScanArgs<'a>,
     ) -> datafusion::common::Result<ScanResult> {
         let keys = target_keys(args.filters().unwrap_or(&[]));
-        let plan = self.inner.scan_with_args(state, args).await?.into_inner();
+        let plan = match self.scan_days(state, &args).await? {
+            Some(plan) => plan,
+            None => self.inner.scan_with_args(state, args).await?.into_inner(),
+        };
         Ok(ScanResult::new(self.select(state, plan, &keys).await?))
     }
 
@@ -257,6 +477,33 @@ impl TableProvider for IndexedTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_bounds_read_the_comparisons_of_date_alone() {
+        let date = || col(DATE);
+        let filters = [
+            date()
+                .gt_eq(lit("2026-10-01"))
+                .and(date().lt_eq(lit("2026-10-31"))),
+            // `'D' > date`, operands swapped; a filter on rows as well is not a bound.
+            lit("2026-10-20").gt(date()),
+            date().eq(col("Category")),
+        ];
+        let bounds = DayBounds::from_filters(&filters).unwrap();
+        let admitted: Vec<&str> = ["2026-09-30", "2026-10-01", "2026-10-19", "2026-10-20"]
+            .into_iter()
+            .filter(|d| bounds.admits(d))
+            .collect();
+        assert_eq!(admitted, ["2026-10-01", "2026-10-19"]);
+        // No filter on `date`: every day.
+        assert!(DayBounds::from_filters(&[]).unwrap().admits("1999-01-01"));
+        // Any other filter on `date` is the listing table's to evaluate.
+        assert_eq!(DayBounds::from_filters(&[date().like(lit("2026-%"))]), None);
+        assert_eq!(
+            DayBounds::from_filters(&[date().in_list(vec![lit("2026-10-01")], false)]),
+            None
+        );
+    }
 
     #[test]
     fn row_selection_covers_every_row_once() {

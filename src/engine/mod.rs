@@ -93,12 +93,19 @@ impl Engine {
     /// [`Engine::open`] with options (a memory limit).
     pub fn open_with(data_dir: &Path, options: &EngineOptions) -> Result<Engine> {
         crate::store::recover(data_dir)?;
+        // `AuditLogs` lists its day directories itself, once per engine and only those in a
+        // query's time range (`indexed`). DataFusion's list-files cache would list the whole
+        // table on its first use instead, whatever the range.
+        let caches = datafusion::execution::cache::cache_manager::CacheManagerConfig::default()
+            .with_list_files_cache_limit(0);
+        let runtime =
+            datafusion::execution::runtime_env::RuntimeEnvBuilder::new().with_cache_manager(caches);
         let ctx = match options.memory_limit {
-            None => SessionContext::new_with_config(session_config()),
+            None => SessionContext::new_with_config_rt(session_config(), runtime.build_arc()?),
             Some(limit) => {
                 // A fair share of `limit` per spilling operator; past it they spill to the
                 // OS temporary directory.
-                let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+                let runtime = runtime
                     .with_memory_pool(Arc::new(
                         datafusion::execution::memory_pool::FairSpillPool::new(limit),
                     ))
