@@ -311,6 +311,16 @@ fn row_selection(rows: &[u32], total: u64) -> RowSelection {
     RowSelection::from(selectors)
 }
 
+/// The text of a string literal.
+fn utf8_literal(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
+            Some(s.clone())
+        }
+        _ => None,
+    }
+}
+
 /// The partition column of `AuditLogs`.
 const DATE: &str = "date";
 
@@ -359,12 +369,6 @@ fn comparison(e: &Expr) -> Option<(Operator, String)> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
         return None;
     };
-    let text = |e: &Expr| match e {
-        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
-            Some(s.clone())
-        }
-        _ => None,
-    };
     let is_date = |e: &Expr| matches!(e, Expr::Column(c) if c.name == DATE);
     let op = match op {
         Operator::Eq
@@ -376,9 +380,9 @@ fn comparison(e: &Expr) -> Option<(Operator, String)> {
         _ => return None,
     };
     if is_date(left) {
-        Some((op, text(right)?))
+        Some((op, utf8_literal(right)?))
     } else if is_date(right) {
-        Some((op.swap()?, text(left)?))
+        Some((op.swap()?, utf8_literal(left)?))
     } else {
         None
     }
@@ -387,12 +391,6 @@ fn comparison(e: &Expr) -> Option<(Operator, String)> {
 /// The target keys the filters require: every conjunct
 /// `kql_list_has(TargetResources, 'id' | 'displayName', 'V')`.
 fn target_keys(filters: &[Expr]) -> Vec<(TargetField, String)> {
-    let text = |e: &Expr| match e {
-        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
-            Some(s.clone())
-        }
-        _ => None,
-    };
     let mut keys = Vec::new();
     for conjunct in filters.iter().flat_map(split_conjunction) {
         let Expr::ScalarFunction(f) = conjunct else {
@@ -408,8 +406,8 @@ fn target_keys(filters: &[Expr]) -> Vec<(TargetField, String)> {
             continue;
         }
         if let (Some(field), Some(value)) = (
-            text(field).and_then(|f| TargetField::from_name(&f)),
-            text(value),
+            utf8_literal(field).and_then(|f| TargetField::from_name(&f)),
+            utf8_literal(value),
         ) {
             keys.push((field, value));
         }
