@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
@@ -43,6 +43,7 @@ use futures::TryStreamExt;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::file::metadata::PageIndexPolicy;
 
+use crate::schema::DATE_PARTITION as DATE;
 use crate::store::target_index::{self, FileStamp, TargetField};
 
 /// The `AuditLogs` listing table, scanned through the target index of its files.
@@ -51,6 +52,8 @@ pub struct IndexedTable {
     inner: ListingTable,
     /// The table's directory (holding `date=.../part-*.parquet`).
     dir: PathBuf,
+    /// The table's days, read once per engine ([`IndexedTable::days_within`]).
+    days: OnceLock<Option<Vec<String>>>,
     /// The files of each day listed so far ([`IndexedTable::day_files`]).
     listed: Mutex<HashMap<String, Arc<Vec<ObjectMeta>>>>,
 }
@@ -60,6 +63,7 @@ impl IndexedTable {
         IndexedTable {
             inner,
             dir,
+            days: OnceLock::new(),
             listed: Mutex::default(),
         }
     }
@@ -194,23 +198,31 @@ impl IndexedTable {
 
     /// The table's days (its `date=D` directories, sorted) that `bounds` admits. `None` when
     /// the table directory cannot be read or a day's name is not plain digits and dashes (the
-    /// listing table would percent-decode it).
+    /// listing table would percent-decode it). The directory is read once per engine, as the
+    /// days' files are.
     fn days_within(&self, bounds: &DayBounds) -> Option<Vec<String>> {
-        let mut days = Vec::new();
-        for entry in std::fs::read_dir(&self.dir).ok()? {
-            let name = entry.ok()?.file_name();
-            let Some(day) = name.to_str().and_then(|n| n.strip_prefix("date=")) else {
-                continue;
-            };
-            if !day.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-                return None;
-            }
-            if bounds.admits(day) {
+        let all = self.days.get_or_init(|| {
+            let mut days = Vec::new();
+            for entry in std::fs::read_dir(&self.dir).ok()? {
+                let name = entry.ok()?.file_name();
+                let Some(day) = name.to_str().and_then(|n| n.strip_prefix("date=")) else {
+                    continue;
+                };
+                if !day.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                    return None;
+                }
                 days.push(day.to_string());
             }
-        }
-        days.sort();
-        Some(days)
+            days.sort();
+            Some(days)
+        });
+        Some(
+            all.as_ref()?
+                .iter()
+                .filter(|d| bounds.admits(d))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// The Parquet files of day `day` (listed once per engine, as the listing table's file
@@ -320,9 +332,6 @@ fn utf8_literal(e: &Expr) -> Option<String> {
         _ => None,
     }
 }
-
-/// The partition column of `AuditLogs`.
-const DATE: &str = "date";
 
 /// A scan's filters on the `date` partition alone, each a comparison of `date` with a text.
 #[derive(Debug, PartialEq)]
