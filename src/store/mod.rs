@@ -704,30 +704,11 @@ const AUDIT_DICTIONARY: &[&str] = &[
     "AdditionalDetails.list.item.key",
 ];
 
-/// `AuditLogs` leaves written without zstd: enumerations of a few dozen values at most (a
-/// dictionary page and run-length-encoded indexes, which zstd shrank by about 15 %), and the two
-/// timestamps, delta-encoded ([`AUDIT_DELTA`]). Queries read these leaves most (time ranges,
-/// categories, results, operations), and an uncompressed column chunk is read without creating
-/// a zstd context (the Parquet reader makes one per column chunk) or decompressing. Free-text
-/// leaves stay compressed even when dictionary-encoded: a dictionary that outgrows its page
-/// falls back to plain values.
-const AUDIT_UNCOMPRESSED: &[&str] = &[
-    "TimeGenerated",
-    "ActivityDateTime",
-    "Category",
-    "OperationName",
-    "ActivityDisplayName",
-    "Result",
-    "LoggedByService",
-    "AADOperationType",
-    "Level",
-    "InitiatedBy.user.userType",
-    "TargetResources.list.item.type",
-];
-
 /// `AuditLogs` leaves delta-encoded: the timestamps, in nanoseconds, sorted within a file (by
 /// `TimeGenerated`; `ActivityDateTime` is close to it). Plain, they took 8 bytes a value and zstd
-/// saved 15 % of that; their deltas take about half.
+/// saved 15 % of that; their deltas take about half, and decode in one pass. (Every column stays
+/// zstd-compressed, as DESIGN §4 states; without it the reader would skip creating a zstd
+/// context per column chunk, a few percent of a short query.)
 const AUDIT_DELTA: &[&str] = &["TimeGenerated", "ActivityDateTime"];
 
 /// Writer settings of `AuditLogs` files: [`writer_properties`] with per-column statistics,
@@ -748,9 +729,6 @@ pub(crate) fn audit_writer_properties() -> WriterProperties {
         }
         if AUDIT_DICTIONARY.contains(&path.as_str()) {
             b = b.set_column_dictionary_enabled(leaf.path().clone(), true);
-        }
-        if AUDIT_UNCOMPRESSED.contains(&path.as_str()) {
-            b = b.set_column_compression(leaf.path().clone(), Compression::UNCOMPRESSED);
         }
         if AUDIT_DELTA.contains(&path.as_str()) {
             b = b.set_column_encoding(leaf.path().clone(), Encoding::DELTA_BINARY_PACKED);
@@ -923,20 +901,15 @@ mod tests {
             .convert(&audit_logs_schema())
             .unwrap();
         let leaves: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
-        for list in [
-            AUDIT_STATISTICS,
-            AUDIT_DICTIONARY,
-            AUDIT_UNCOMPRESSED,
-            AUDIT_DELTA,
-        ] {
+        for list in [AUDIT_STATISTICS, AUDIT_DICTIONARY, AUDIT_DELTA] {
             for name in list {
                 assert!(leaves.contains(&name.to_string()), "{name} is not a leaf");
             }
         }
     }
 
-    /// The written file carries the settings: dictionaries (nested leaves too), uncompressed
-    /// enumerations, delta-encoded timestamps, zstd elsewhere.
+    /// The written file carries the settings: dictionaries (nested leaves too), delta-encoded
+    /// timestamps, zstd everywhere.
     #[test]
     fn files_carry_the_per_column_encodings() {
         let dir = tempfile::tempdir().unwrap();
@@ -956,18 +929,26 @@ mod tests {
                 .clone()
         };
         let time = column("TimeGenerated");
-        assert_eq!(time.compression(), Compression::UNCOMPRESSED);
         assert!(time.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
-        let category = column("Category");
-        assert_eq!(category.compression(), Compression::UNCOMPRESSED);
-        assert!(category.dictionary_page_offset().is_some());
-        let kind = column("TargetResources.list.item.type");
-        assert_eq!(kind.compression(), Compression::UNCOMPRESSED);
-        assert!(kind.dictionary_page_offset().is_some());
-        let key = column("AdditionalDetails.list.item.key");
-        assert!(matches!(key.compression(), Compression::ZSTD(_)));
-        assert!(key.dictionary_page_offset().is_some());
-        assert!(matches!(column("Id").compression(), Compression::ZSTD(_)));
+        assert!(column("Category").dictionary_page_offset().is_some());
+        assert!(
+            column("TargetResources.list.item.type")
+                .dictionary_page_offset()
+                .is_some()
+        );
+        assert!(
+            column("AdditionalDetails.list.item.key")
+                .dictionary_page_offset()
+                .is_some()
+        );
+        assert!(column("Id").dictionary_page_offset().is_none());
+        for c in meta.row_group(0).columns() {
+            assert!(
+                matches!(c.compression(), Compression::ZSTD(_)),
+                "{:?}",
+                c.column_path()
+            );
+        }
     }
 
     #[test]
