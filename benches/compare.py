@@ -867,17 +867,18 @@ class Harness:
             "target-events": lambda: q_target(picks["target"]),
         }[case]()
 
-    def in_process(self, data: Path, picks: dict, cases: list) -> dict:
+    def in_process(self, data: Path, picks: dict, cases: list, runs=None, quiet=False) -> dict:
         """auditbook in process: the workbook_queries bench, one JSON line per case."""
         if not cases:
             return {}
         cmd = [
-            self.wq, "--data", data, "--now", NOW, "--runs", self.args.runs, "--budget", self.args.budget,
+            self.wq, "--data", data, "--now", NOW, "--runs", runs or self.args.runs, "--budget", self.args.budget,
             "--package", picks["package"], "--app", picks["app"], "--user", picks["user"],
             "--target", picks["target"],
             "--only", ",".join(cases),
         ]
-        log("in process: " + " ".join(cases))
+        if not quiet:
+            log("in process: " + " ".join(cases))
         p = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, text=True)
         out = {}
         for line in p.stdout.splitlines():
@@ -887,7 +888,7 @@ class Harness:
                 out[r["name"]] = r
                 if "error" in r:
                     log(f"ERROR in process {r['name']}: {r['error']}")
-                else:
+                elif not quiet:
                     log(f"in process {r['name']}: median {r['median']:.3f} s, rows {r['rows']}")
         return out
 
@@ -928,6 +929,24 @@ class Harness:
         return {"formulations": forms, "best": best, "median": ok[best]["median"] if best else None,
                 "rows": ok[best]["rows"] if best else None}
 
+    def paired(self, data: Path, picks: dict, case: str, con, form: str) -> dict:
+        """Paired rounds, `--runs` of them: one in-process run (its own invocation, after its
+        warm-up), then one run of DuckDB's best formulation. The two sides of a pair are a
+        second apart, so the machine's drift weighs on both alike; the ratio of each pair, and
+        their median."""
+        sql = self.duck_queries(case, picks)[form]
+        pairs = []
+        for _ in range(self.args.runs):
+            ab = self.in_process(data, picks, [case], runs=1, quiet=True).get(case)
+            if not ab or "error" in ab:
+                return {"error": (ab or {}).get("error", "no result")}
+            t = time.perf_counter()
+            con.execute(sql)
+            pairs.append([ab["runs"][0], time.perf_counter() - t])
+        ratios = [a / d for a, d in pairs]
+        log(f"paired {case}: median ratio {median(ratios):.2f} over {len(pairs)} rounds")
+        return {"formulation": form, "pairs": pairs, "ratios": ratios, "median_ratio": median(ratios)}
+
     def bench_queries(self, data: Path, picks: dict):
         cases = [c for c in CASES if self.wanted(c)]
         res = {}
@@ -950,6 +969,8 @@ class Harness:
             r["duckdb"] = self.duck_case(con, case, picks)
             after = self.in_process(data, picks, [case]).get(case)
             r["in_process"] = bracketed(before, after)
+            if r["duckdb"].get("best"):
+                r["paired"] = self.paired(data, picks, case, con, r["duckdb"]["best"])
             ab_rows = (r["in_process"] or {}).get("rows")
             duck_rows = r["duckdb"]["rows"]
             r["rows_agree"] = ab_rows == duck_rows
@@ -1165,6 +1186,15 @@ class Harness:
         mism = [c for c, q in (r.get("queries") or {}).items() if not q.get("rows_agree")]
         if mism:
             lines += ["", f"**MISMATCH**: auditbook and DuckDB disagree on the row counts of {', '.join(mism)}."]
+        paired = [
+            f"{c} {fmt_x(q['paired']['median_ratio'])}"
+            for c, q in (r.get("queries") or {}).items()
+            if (q.get("paired") or {}).get("median_ratio")
+        ]
+        if paired:
+            lines += ["", f"Paired in-process ratios ({r['options']['runs']} rounds of one auditbook run, then one "
+                      "run of DuckDB's best formulation; median of the per-pair ratios; not the `met` column): "
+                      + ", ".join(paired) + "."]
         lines += ["", "Row counts and every formulation's median are in `benches/results/latest.json`."]
         q = r.get("queries") or {}
         if q:

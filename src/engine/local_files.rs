@@ -12,6 +12,7 @@
 //! `pread` on the calling thread, as DuckDB does, and gives everything else (listing, heads,
 //! conditional reads, writes) to `LocalFileSystem`. A read from a cold disk then blocks one
 //! worker thread for its duration instead of a pool thread; the query waits for it either way.
+//! Unix only (`pread`); elsewhere the engine keeps `LocalFileSystem`.
 
 use std::fmt;
 use std::fs::{File, Metadata};

@@ -42,6 +42,7 @@ use crate::snapshot_schema::{SNAPSHOT_PARTITION, snapshot_schemas};
 use crate::{Error, Result};
 
 mod indexed;
+#[cfg(unix)]
 mod local_files;
 
 /// A query's result: its schema (known even when there are no rows) and its batches.
@@ -121,6 +122,7 @@ impl Engine {
             }
         };
         // Local files are read on the querying thread, not through tokio's blocking pool.
+        #[cfg(unix)]
         ctx.register_object_store(
             datafusion::execution::object_store::ObjectStoreUrl::local_filesystem().as_ref(),
             Arc::new(local_files::LocalFiles::new()),
