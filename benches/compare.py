@@ -931,15 +931,17 @@ class Harness:
 
     def paired(self, data: Path, picks: dict, case: str, con, form: str) -> dict:
         """Paired rounds, `--runs` of them: one in-process run (its own invocation, after its
-        warm-up), then one run of DuckDB's best formulation. The two sides of a pair are a
-        second apart, so the machine's drift weighs on both alike; the ratio of each pair, and
-        their median."""
+        warm-up), then one run of DuckDB's best formulation (after a warm-up run too: DuckDB's
+        first run after a pause is slower than its next). The two sides of a pair are a second
+        apart, so the machine's drift weighs on both alike; the ratio of each pair, and their
+        median."""
         sql = self.duck_queries(case, picks)[form]
         pairs = []
         for _ in range(self.args.runs):
             ab = self.in_process(data, picks, [case], runs=1, quiet=True).get(case)
             if not ab or "error" in ab:
                 return {"error": (ab or {}).get("error", "no result")}
+            con.execute(sql)
             t = time.perf_counter()
             con.execute(sql)
             pairs.append([ab["runs"][0], time.perf_counter() - t])
