@@ -283,14 +283,20 @@ mod tests {
             "{err}"
         );
         let as_dir = Path::from_absolute_path(dir.path()).unwrap();
-        let err = store.get_ranges(&as_dir, &[0..1]).await.unwrap_err();
+        let err = store
+            .get_ranges(&as_dir, std::slice::from_ref(&(0..1)))
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, datafusion::object_store::Error::NotFound { .. }),
             "{err}"
         );
         let err = store.get_range(&path, 5..9).await.unwrap_err();
         assert!(err.to_string().contains("f.parquet"), "{err}");
-        let err = store.get_ranges(&path, &[1..9]).await.unwrap_err();
+        let err = store
+            .get_ranges(&path, std::slice::from_ref(&(1..9)))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("the file ended after 2"), "{err}");
     }
 }
