@@ -85,7 +85,8 @@ fn not_found(path: &std::path::Path, e: std::io::Error) -> datafusion::object_st
     }
 }
 
-fn generic(path: &std::path::Path, e: std::io::Error) -> datafusion::object_store::Error {
+/// Any other failure, with the file's path.
+fn generic(path: &std::path::Path, e: impl fmt::Display) -> datafusion::object_store::Error {
     datafusion::object_store::Error::Generic {
         store: STORE,
         source: format!("{}: {e}", path.display()).into(),
@@ -101,10 +102,7 @@ fn read_range(file: &File, path: &std::path::Path, range: Range<u64>) -> Result<
             Ok(0) => {
                 return Err(generic(
                     path,
-                    std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        format!("wanted bytes {range:?}, the file ended after {done}"),
-                    ),
+                    format!("wanted bytes {range:?}, the file ended after {done}"),
                 ));
             }
             Ok(n) => done += n,
@@ -158,12 +156,7 @@ impl ObjectStore for LocalFiles {
         let (file, path, metadata) = self.open(location)?;
         let meta = object_meta(location, &metadata);
         let range = match &options.range {
-            Some(r) => r.as_range(meta.size).map_err(|e| {
-                generic(
-                    &path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
-                )
-            })?,
+            Some(r) => r.as_range(meta.size).map_err(|e| generic(&path, e))?,
             None => 0..meta.size,
         };
         let bytes = read_range(&file, &path, range.clone())?;
