@@ -683,8 +683,15 @@ const AUDIT_STATISTICS: &[&str] = &[
     "TenantId",
 ];
 
-/// `AuditLogs` leaves dictionary-encoded: the short ones of few distinct values. For the others
-/// (ids, names, JSON values) building the dictionary costs more time than it saves size.
+/// `AuditLogs` leaves dictionary-encoded: the short ones of few distinct values, and the two
+/// nested leaves the app role queries read on every page (`TargetResources.displayName`, about
+/// 1,200 distinct in a day's 26,000; `modifiedProperties.newValue`, 7,000 in 38,000). A query
+/// selecting a few rows per page then decompresses a day's dictionary (a fifth of the plain
+/// values) and skips the others' indexes instead of walking plain values: approle-30d 110 → 101
+/// ms in process at 1M, ingest time unchanged, files 4 % smaller (alternating runs). For the
+/// other leaves (ids, names, JSON values) building the dictionary cost about 8 % more ingest CPU
+/// for no measured query gain. (The writer falls back to plain encoding by itself when a chunk's
+/// dictionary passes its page size limit.)
 const AUDIT_DICTIONARY: &[&str] = &[
     "Category",
     "OperationName",
@@ -699,8 +706,10 @@ const AUDIT_DICTIONARY: &[&str] = &[
     "ResultSignature",
     "ResultDescription",
     "InitiatedBy.user.userType",
+    "TargetResources.list.item.displayName",
     "TargetResources.list.item.type",
     "TargetResources.list.item.modifiedProperties.list.item.displayName",
+    "TargetResources.list.item.modifiedProperties.list.item.newValue",
     "AdditionalDetails.list.item.key",
 ];
 
