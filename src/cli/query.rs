@@ -43,12 +43,23 @@ pub enum Lang {
     Kql,
 }
 
-/// A multi-threaded runtime for DataFusion (the CLI's, and the in-process benches').
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The process's multi-threaded runtime for DataFusion (the CLI's, and the in-process
+/// benches'), started on first use and kept: every query of the process runs on the same worker
+/// threads. A runtime per query started new threads each time, whose memory (mimalloc's
+/// per-thread pages, the stacks) the kernel handed out zeroed again: in `perf` of App role
+/// assignment activity run repeatedly in one process, 11 % of the cycles were the kernel
+/// clearing huge pages for it (`clear_page_erms` under `do_huge_pmd_anonymous_page`).
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Invalid(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Error::Invalid(format!("cannot start the async runtime: {e}")))?;
+    // Two threads starting it at once: one runtime is kept, the other dropped unused.
+    Ok(RUNTIME.get_or_init(|| rt))
 }
 
 /// A KQL query from `--kql` or a file, with the name its diagnostics show.
