@@ -48,7 +48,9 @@ pub enum Lang {
 /// threads. A runtime per query started new threads each time, whose memory (mimalloc's
 /// per-thread pages, the stacks) the kernel handed out zeroed again: in `perf` of App role
 /// assignment activity run repeatedly in one process, 11 % of the cycles were the kernel
-/// clearing huge pages for it (`clear_page_erms` under `do_huge_pmd_anonymous_page`).
+/// clearing huge pages for it (`clear_page_erms` under `do_huge_pmd_anonymous_page`). Kept, the
+/// page faults stop growing with the runs and the CPU time of a run fell 176 → 164 ms; its wall
+/// time stayed within the machine's noise (`BENCHMARKS.md`).
 pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     if let Some(rt) = RUNTIME.get() {
