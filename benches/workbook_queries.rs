@@ -308,7 +308,7 @@ fn run_once(case: &Case, global: &GlobalArgs, now: &str) -> auditbook::Result<us
             let inputs = inputs(params, now).inputs()?;
             let engine = Engine::open(&global.data)?;
             let rt = runtime()?;
-            let walked = walk_lenient(&engine, &rt, &wb, &inputs)?;
+            let walked = walk_lenient(&engine, rt, &wb, &inputs)?;
             let param = walked
                 .iter()
                 .find(|p| p.param.name == *listed)

@@ -64,7 +64,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<Outcome> {
     let plan = if args.plan || args.analyze {
         let rt = runtime()?;
         let df = rt.block_on(engine.kql_dataframe(&compiled))?;
-        Some(plans(&engine, &rt, df, args.analyze)?)
+        Some(plans(&engine, rt, df, args.analyze)?)
     } else {
         None
     };
@@ -160,7 +160,7 @@ fn explain_workbook(arg: &str, args: &Args, global: &GlobalArgs) -> Result<Outco
                 Some(c) => rt.block_on(engine.kql_dataframe(c))?,
                 None => rt.block_on(engine.dataframe(&s.sql))?,
             };
-            step_plans.push(Some(plans(&engine, &rt, df, args.analyze)?));
+            step_plans.push(Some(plans(&engine, rt, df, args.analyze)?));
         }
     }
     step_plans.resize(walked.explained.len(), None);

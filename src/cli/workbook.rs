@@ -102,7 +102,7 @@ pub fn walk_workbook(
     let inputs = inputs.inputs()?;
     let engine = global.engine()?;
     let rt = runtime()?;
-    let walked = walk(&engine, &rt, &wb, &inputs, mode)?;
+    let walked = walk(&engine, rt, &wb, &inputs, mode)?;
     Ok((wb, walked))
 }
 
@@ -205,7 +205,7 @@ pub fn params(args: ParamsArgs, global: &GlobalArgs) -> Result<Outcome> {
     let rt = runtime()?;
     // Required parameters may be unset here: that is what `params` is for. Resolve with the
     // allowed values listed, and report a missing value as null.
-    let walked = crate::workbook::run::walk_lenient(&engine, &rt, &wb, &inputs)?;
+    let walked = crate::workbook::run::walk_lenient(&engine, rt, &wb, &inputs)?;
     let listed: Vec<serde_json::Value> = walked
         .iter()
         .map(|p| {
@@ -336,7 +336,7 @@ pub fn check(args: CheckArgs, global: &GlobalArgs) -> Result<Outcome> {
         let (path, items) = match workbook::load_builtin_or_path(file) {
             Ok(wb) => {
                 let path = wb.source.path.display().to_string();
-                match walk(&engine, &rt, &wb, &inputs, Mode::Check) {
+                match walk(&engine, rt, &wb, &inputs, Mode::Check) {
                     Ok(w) => (path, w.checked),
                     Err(e) => (path, vec![whole_file_error(file, &e)]),
                 }
