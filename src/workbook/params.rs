@@ -108,6 +108,32 @@ pub struct ParamState {
 }
 
 impl ParamState {
+    /// The rows of this parameter's restricted query ([`ChoiceSource::query_choice`]), for a
+    /// state resolved from the bare value before they arrived (a `run` goes on while that
+    /// query runs: [`super::run`]). When they hold the resolved value, the
+    /// state becomes what resolving with them would have made (these rows allowed, the label of
+    /// the first row with the value) and this returns true; otherwise it is left as it was and
+    /// this returns false: the value was not allowed, or not as given.
+    pub fn confirm(&mut self, choices: Vec<Choice>) -> bool {
+        let label = match &mut self.resolved {
+            Resolved::One { value, label, .. } => Some((value.as_str(), label)),
+            Resolved::Many { items, all, .. } if !*all && items.len() == 1 => {
+                let (value, label) = &mut items[0];
+                Some((value.as_str(), label))
+            }
+            _ => None,
+        };
+        let Some((value, label)) = label else {
+            return false;
+        };
+        let Some(found) = choices.iter().find(|c| c.value == value) else {
+            return false;
+        };
+        *label = found.label.clone();
+        self.allowed = Some(choices);
+        true
+    }
+
     /// The value as the JSON contracts show it: a string, a list, a time range object, or null.
     pub fn json_value(&self) -> serde_json::Value {
         use serde_json::{Value, json};

@@ -73,6 +73,13 @@ pub struct Walk {
 
 /// Walks `wb` in `mode`. Errors stop the walk (in `check` mode, compile errors are collected in
 /// [`Walk::checked`] instead).
+///
+/// A `run` given a drop-down's value does not wait for the restricted query that checks it
+/// ([`ChoiceRunner::query_choice`]): the query runs as a task on `rt` while the walk goes on
+/// with the value (planning and running the steps on the other core), and is settled at the end
+/// ([`settle`]). If a value turns out not to be allowed as given, the walk is done again the
+/// plain way, waiting for each check, so that errors and choices are exactly those of a walk
+/// that waited.
 pub fn walk(
     engine: &Engine,
     rt: &tokio::runtime::Runtime,
@@ -81,6 +88,69 @@ pub fn walk(
     mode: Mode,
 ) -> Result<Walk> {
     check_param_names(wb, inputs)?;
+    if mode == Mode::Run {
+        let (walked, checks) = walk_once(engine, rt, wb, inputs, mode, true);
+        if let Some(settled) = settle(rt, walked, checks) {
+            return settled;
+        }
+    }
+    walk_once(engine, rt, wb, inputs, mode, false).0
+}
+
+/// A drop-down's restricted query still running while the walk goes on with its value.
+struct PendingCheck {
+    /// The parameter's index in [`Walker::declared`].
+    declared: usize,
+    /// The value it was given.
+    value: String,
+    task: tokio::task::JoinHandle<Result<crate::engine::QueryResult>>,
+}
+
+/// A speculative walk's outcome once its checks have answered: the walk with each checked
+/// parameter confirmed ([`ParamState::confirm`]), or its error; `None` when a check did not
+/// confirm its value (the value is not among its rows as given, or the query failed): the walk
+/// must be done again waiting for each check. Every check is awaited before it returns.
+fn settle(
+    rt: &tokio::runtime::Runtime,
+    walked: Result<Walk>,
+    checks: Vec<PendingCheck>,
+) -> Option<Result<Walk>> {
+    let answers: Vec<_> = checks
+        .into_iter()
+        .map(|c| (c.declared, c.value, rt.block_on(c.task)))
+        .collect();
+    let mut walked = walked;
+    for (declared, value, answer) in answers {
+        let choices = match answer {
+            Ok(Ok(rows)) => choices_from_rows(&rows).ok()?,
+            _ => return None,
+        };
+        match &mut walked {
+            Ok(w) => {
+                if !w.parameters.get_mut(declared)?.confirm(choices) {
+                    return None;
+                }
+            }
+            Err(_) => {
+                if !choices.iter().any(|c| c.value == value) {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(walked)
+}
+
+/// One walk; with `speculate`, restricted checks run as tasks ([`PendingCheck`]), returned
+/// unsettled with the walk.
+fn walk_once(
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    wb: &Workbook,
+    inputs: &Inputs,
+    mode: Mode,
+    speculate: bool,
+) -> (Result<Walk>, Vec<PendingCheck>) {
     let has_time_param = all_params(&wb.items).any(|p| p.kind == ParamKind::TimeRange);
     let mut w = Walker {
         engine,
@@ -99,8 +169,12 @@ pub fn walk(
         steps: Vec::new(),
         explained: Vec::new(),
         checked: Vec::new(),
+        speculate,
+        checks: Vec::new(),
     };
-    w.items(&wb.items)?;
+    if let Err(e) = w.items(&wb.items) {
+        return (Err(e), w.checks);
+    }
     let time = w
         .used_time
         .or(w.global_time)
@@ -122,12 +196,13 @@ pub fn walk(
         time,
         steps: w.steps,
     };
-    Ok(Walk {
+    let walked = Walk {
         result,
         parameters: w.declared,
         explained: w.explained,
         checked: w.checked,
-    })
+    };
+    (Ok(walked), w.checks)
 }
 
 /// Every parameter declared anywhere in `items`.
@@ -179,6 +254,9 @@ struct Walker<'a> {
     steps: Vec<StepResult>,
     explained: Vec<Explained>,
     checked: Vec<Checked>,
+    /// Run restricted checks as tasks instead of waiting for them ([`walk`]).
+    speculate: bool,
+    checks: Vec<PendingCheck>,
 }
 
 /// The parameters visible at a point of the walk.
@@ -223,6 +301,9 @@ struct ChoiceRunner<'w> {
     mode: Mode,
     now: i64,
     checked: &'w mut Vec<Checked>,
+    /// Where a speculative walk's restricted checks go, started and not awaited: the value
+    /// and the task.
+    spawned: Option<&'w mut Vec<(String, tokio::task::JoinHandle<Result<crate::engine::QueryResult>>)>>,
 }
 
 impl ChoiceSource for ChoiceRunner<'_> {
@@ -281,6 +362,20 @@ impl ChoiceSource for ChoiceRunner<'_> {
         else {
             return Ok(None);
         };
+        // Nothing the walk binds shows the value's label, so it may go on with the value alone
+        // while the check runs.
+        if keep == Keep::AnyOne
+            && self.mode == Mode::Run
+            && let Some(spawned) = self.spawned.as_deref_mut()
+        {
+            let engine = self.engine.clone();
+            let task = self.rt.spawn(async move { engine.run_kql(&compiled).await });
+            spawned.push((value.to_string(), task));
+            return Ok(Some(vec![Choice {
+                value: value.to_string(),
+                ..Choice::default()
+            }]));
+        }
         let result = self.rt.block_on(execute(
             self.engine,
             &CompiledQuery::Kql(Box::new(compiled)),
@@ -650,6 +745,7 @@ impl Walker<'_> {
                 self.stand_in(param)
             } else {
                 let scopes = &self.scopes;
+                let mut spawned = Vec::new();
                 let mut source = ChoiceRunner {
                     engine: self.engine,
                     rt: self.rt,
@@ -657,8 +753,18 @@ impl Walker<'_> {
                     mode: self.mode,
                     now: self.inputs.now,
                     checked: &mut self.checked,
+                    spawned: self.speculate.then_some(&mut spawned),
                 };
-                params::resolve(param, &ScopeView(scopes), self.inputs, &mut source)?
+                let state = params::resolve(param, &ScopeView(scopes), self.inputs, &mut source);
+                // `declared` gets this step's parameters in declaration order, below.
+                let declared = self.declared.len() + i;
+                self.checks
+                    .extend(spawned.into_iter().map(|(value, task)| PendingCheck {
+                        declared,
+                        value,
+                        task,
+                    }));
+                state?
             };
             // In scope at once: the step's next parameters may use it.
             self.scopes.last_mut().expect("a scope").push(state.clone());
