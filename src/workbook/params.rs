@@ -797,6 +797,67 @@ mod tests {
         }
     }
 
+    /// Answers `query_choice` with fixed rows (or, with `None`, only the bare value: what a
+    /// speculative run resolves from).
+    struct Restricted(Option<Vec<Choice>>);
+    impl ChoiceSource for Restricted {
+        fn query_choices(&mut self, _: &Parameter, _: &bind::Bound) -> Result<Option<Vec<Choice>>> {
+            Ok(None)
+        }
+        fn query_choice(
+            &mut self,
+            _: &Parameter,
+            _: &bind::Bound,
+            value: &str,
+        ) -> Result<Option<Vec<Choice>>> {
+            Ok(Some(self.0.clone().unwrap_or_else(|| {
+                vec![Choice {
+                    value: value.into(),
+                    ..Choice::default()
+                }]
+            })))
+        }
+    }
+
+    #[test]
+    fn a_state_resolved_from_the_bare_value_is_confirmed_by_the_rows() {
+        let rows = vec![
+            Choice {
+                value: "p2".into(),
+                label: Some("Package two".into()),
+                group: Some("g".into()),
+                ..Choice::default()
+            },
+            Choice {
+                value: "p2".into(),
+                label: Some("again".into()),
+                ..Choice::default()
+            },
+        ];
+        for multi in [false, true] {
+            let mut p = dropdown("Pkg");
+            p.multi = multi;
+            let given = inputs(&[("Pkg", "p2")]);
+            let waited = resolve(&p, &Empty, &given, &mut Restricted(Some(rows.clone()))).unwrap();
+            let mut early = resolve(&p, &Empty, &given, &mut Restricted(None)).unwrap();
+            assert_ne!(early.resolved, waited.resolved);
+            assert!(early.confirm(rows.clone()));
+            assert_eq!(early.resolved, waited.resolved);
+            assert_eq!(early.allowed, waited.allowed);
+            assert_eq!(early.origin, waited.origin);
+            // Rows without the value (another case, another value) confirm nothing.
+            let mut early = resolve(&p, &Empty, &given, &mut Restricted(None)).unwrap();
+            let before = early.resolved.clone();
+            let other = vec![Choice {
+                value: "P2".into(),
+                ..Choice::default()
+            }];
+            assert!(!early.confirm(other));
+            assert!(!early.confirm(Vec::new()));
+            assert_eq!(early.resolved, before);
+        }
+    }
+
     #[test]
     fn query_backed_values_are_checked_and_not_raw() {
         let p = dropdown("Pkg");

@@ -303,7 +303,12 @@ struct ChoiceRunner<'w> {
     checked: &'w mut Vec<Checked>,
     /// Where a speculative walk's restricted checks go, started and not awaited: the value
     /// and the task.
-    spawned: Option<&'w mut Vec<(String, tokio::task::JoinHandle<Result<crate::engine::QueryResult>>)>>,
+    spawned: Option<
+        &'w mut Vec<(
+            String,
+            tokio::task::JoinHandle<Result<crate::engine::QueryResult>>,
+        )>,
+    >,
 }
 
 impl ChoiceSource for ChoiceRunner<'_> {
@@ -369,7 +374,9 @@ impl ChoiceSource for ChoiceRunner<'_> {
             && let Some(spawned) = self.spawned.as_deref_mut()
         {
             let engine = self.engine.clone();
-            let task = self.rt.spawn(async move { engine.run_kql(&compiled).await });
+            let task = self
+                .rt
+                .spawn(async move { engine.run_kql(&compiled).await });
             spawned.push((value.to_string(), task));
             return Ok(Some(vec![Choice {
                 value: value.to_string(),
