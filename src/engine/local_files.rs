@@ -130,6 +130,64 @@ fn object_meta(location: &Path, m: &Metadata) -> ObjectMeta {
     }
 }
 
+/// The files below `root` (symbolic links followed), with their metadata, by the rules of
+/// `LocalFileSystem::list` (`object_store` 0.13, `local.rs`): directories, broken links, entries
+/// that vanish during the walk and names `LocalFileSystem` would not accept (`x#123`) are left
+/// out; a missing `root` lists nothing.
+fn walk(root: &std::path::Path) -> Vec<Result<ObjectMeta>> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root).min_depth(1).follow_links(true) {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e)
+                if e.io_error().map(std::io::Error::kind) == Some(std::io::ErrorKind::NotFound) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                let path = e.path().unwrap_or(root).to_path_buf();
+                out.push(Err(generic(&path, e)));
+                continue;
+            }
+        };
+        let path = entry.path();
+        // `is_file` follows links: false for directories and broken links.
+        if !path.is_file() {
+            continue;
+        }
+        let location = match Path::from_absolute_path(path) {
+            Ok(location) => location,
+            Err(e) => {
+                out.push(Err(generic(path, e)));
+                continue;
+            }
+        };
+        if !listable(&location) {
+            continue;
+        }
+        match entry.metadata() {
+            Ok(m) => out.push(Ok(object_meta(&location, &m))),
+            Err(e)
+                if e.io_error().map(std::io::Error::kind) == Some(std::io::ErrorKind::NotFound) => {
+            }
+            Err(e) => out.push(Err(generic(path, e))),
+        }
+    }
+    out
+}
+
+/// Whether `LocalFileSystem` lists a file of this name: not when it ends in `#` and digits (its
+/// names for files in the middle of a multipart upload).
+fn listable(location: &Path) -> bool {
+    match location.filename() {
+        Some(name) => match name.split_once('#') {
+            Some((_, suffix)) if !suffix.is_empty() => !suffix.bytes().all(|b| b.is_ascii_digit()),
+            _ => true,
+        },
+        None => false,
+    }
+}
+
 #[async_trait]
 impl ObjectStore for LocalFiles {
     async fn put_opts(
@@ -183,8 +241,14 @@ impl ObjectStore for LocalFiles {
         self.inner.delete_stream(locations)
     }
 
+    /// The files below `prefix`, walked on the calling thread (`LocalFileSystem` walks in its
+    /// blocking pool, and a query lists one directory per day of its range). Without a prefix,
+    /// or with one `LocalFileSystem` cannot map, it lists as `LocalFileSystem` does.
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.inner.list(prefix)
+        match prefix.map(|p| self.inner.path_to_filesystem(p)) {
+            Some(Ok(root)) => futures::stream::iter(walk(&root)).boxed(),
+            _ => self.inner.list(prefix),
+        }
     }
 
     fn list_with_offset(
@@ -212,6 +276,7 @@ impl ObjectStore for LocalFiles {
 mod tests {
     use super::*;
     use datafusion::object_store::{GetRange, ObjectStoreExt};
+    use futures::TryStreamExt;
 
     fn store_with(content: &[u8]) -> (tempfile::TempDir, LocalFiles, Path) {
         let dir = tempfile::tempdir().unwrap();
@@ -262,6 +327,59 @@ mod tests {
         assert_eq!(
             store.head(&path).await.unwrap(),
             reference.head(&path).await.unwrap()
+        );
+    }
+
+    /// Listing a directory gives what `LocalFileSystem` lists: files in subdirectories and
+    /// through links, not directories, broken links or upload parts (`x#1`); nothing for a
+    /// missing directory.
+    #[tokio::test]
+    async fn lists_what_the_local_file_system_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("t");
+        std::fs::create_dir_all(root.join("date=2026-01-01/deeper")).unwrap();
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        for (name, bytes) in [
+            ("date=2026-01-01/a.parquet", &b"abc"[..]),
+            ("date=2026-01-01/b.tmp", b""),
+            ("date=2026-01-01/deeper/c.parquet", b"x"),
+            ("date=2026-01-01/part#12", b"yy"),
+            ("date=2026-01-01/d#x1", b"z"),
+        ] {
+            std::fs::write(root.join(name), bytes).unwrap();
+        }
+        std::os::unix::fs::symlink(
+            root.join("date=2026-01-01/a.parquet"),
+            root.join("link.parquet"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("broken.parquet")).unwrap();
+        let store = LocalFiles::new();
+        let reference = LocalFileSystem::new();
+        let sorted = |mut v: Vec<ObjectMeta>| {
+            v.sort_by(|a, b| a.location.cmp(&b.location));
+            v
+        };
+        for sub in ["", "date=2026-01-01", "empty", "missing"] {
+            let prefix = Path::from_absolute_path(root.join(sub)).unwrap();
+            let ours: Vec<ObjectMeta> = store.list(Some(&prefix)).try_collect().await.unwrap();
+            let theirs: Vec<ObjectMeta> =
+                reference.list(Some(&prefix)).try_collect().await.unwrap();
+            assert_eq!(sorted(ours), sorted(theirs), "{sub}");
+        }
+        let all: Vec<ObjectMeta> = store
+            .list(Some(&Path::from_absolute_path(&root).unwrap()))
+            .try_collect()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = all
+            .iter()
+            .map(|m| m.location.filename().unwrap().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["a.parquet", "b.tmp", "c.parquet", "d#x1", "link.parquet"]
         );
     }
 
