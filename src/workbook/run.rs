@@ -97,13 +97,16 @@ pub fn walk(
     walk_once(engine, rt, wb, inputs, mode, false).0
 }
 
+/// A restricted check running as a task on the runtime.
+type CheckTask = tokio::task::JoinHandle<Result<crate::engine::QueryResult>>;
+
 /// A drop-down's restricted query still running while the walk goes on with its value.
 struct PendingCheck {
     /// The parameter's index in [`Walker::declared`].
     declared: usize,
     /// The value it was given.
     value: String,
-    task: tokio::task::JoinHandle<Result<crate::engine::QueryResult>>,
+    task: CheckTask,
 }
 
 /// A speculative walk's outcome once its checks have answered: the walk with each checked
@@ -303,12 +306,7 @@ struct ChoiceRunner<'w> {
     checked: &'w mut Vec<Checked>,
     /// Where a speculative walk's restricted checks go, started and not awaited: the value
     /// and the task.
-    spawned: Option<
-        &'w mut Vec<(
-            String,
-            tokio::task::JoinHandle<Result<crate::engine::QueryResult>>,
-        )>,
-    >,
+    spawned: Option<&'w mut Vec<(String, CheckTask)>>,
 }
 
 impl ChoiceSource for ChoiceRunner<'_> {
