@@ -9,9 +9,12 @@
 //! switching threads (`futex`, `try_to_wake_up`, `finish_task_switch`).
 //!
 //! [`LocalFiles`] reads byte ranges (`get_opts` with a range and no conditions, `get_ranges`) with
-//! `pread` on the calling thread, as DuckDB does, and gives everything else (listing, heads,
-//! conditional reads, writes) to `LocalFileSystem`. A read from a cold disk then blocks one
-//! worker thread for its duration instead of a pool thread; the query waits for it either way.
+//! `pread` on the calling thread, as DuckDB does, lists directories there too (`list`, with
+//! `LocalFileSystem`'s walk and rules: a query lists one directory per day of its range, and the
+//! pool's hand-offs were 14,760 context switches in 31 runs of a 30-day query), and gives
+//! everything else (heads, conditional reads, writes) to `LocalFileSystem`. A read from a cold
+//! disk then blocks one worker thread for its duration instead of a pool thread; the query waits
+//! for it either way.
 //! Unix only (`pread`); elsewhere the engine keeps `LocalFileSystem`.
 
 use std::fmt;

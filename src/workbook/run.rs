@@ -5,7 +5,8 @@
 //! context, and run.
 //!
 //! Queries run synchronously on the caller's tokio runtime (`rt.block_on`): the CLI and the tests
-//! call from plain threads.
+//! call from plain threads. The one exception: in `run`, a drop-down's restricted check runs as a
+//! task beside the steps and is settled at the end ([`walk`]).
 
 use crate::diagnostic::{Diagnostic, DiagnosticJson};
 use crate::engine::Engine;
