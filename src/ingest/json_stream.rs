@@ -23,12 +23,14 @@ pub enum Slot {
     TableRow(usize),
 }
 
-/// One element: its raw text, the line it starts on (1-based), and its slot.
+/// One element: its raw text, the line it starts on (1-based), and its slot. The text is
+/// borrowed for the call that receives it: from the reader's buffer when a line lies within it
+/// (no copy), otherwise from the splitter's own buffer.
 #[derive(Debug)]
-pub struct Element {
+pub struct Element<'a> {
     pub slot: Slot,
     pub line: u64,
-    pub text: Vec<u8>,
+    pub text: &'a [u8],
 }
 
 /// The document's structure broke (truncated, garbage between elements): nothing after `line`
@@ -64,26 +66,60 @@ pub fn split_lines(
     on_element: &mut dyn FnMut(Element) -> crate::Result<()>,
 ) -> std::io::Result<Option<crate::Result<()>>> {
     let mut line_no = 0u64;
-    let mut buf = Vec::with_capacity(4096);
+    // A line that ran past the end of the reader's buffer, gathered here.
+    let mut carry = Vec::new();
     loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf)?;
-        if n == 0 {
-            return Ok(None);
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            // The last line, without a newline.
+            if carry.is_empty() {
+                return Ok(None);
+            }
+            line_no += 1;
+            let outcome = emit(&carry, line_no, on_element);
+            return Ok(outcome.err().map(Err));
         }
-        line_no += 1;
-        let text = buf.trim_ascii();
-        if text.is_empty() {
+        let Some(end) = memchr::memchr(b'\n', buf) else {
+            carry.extend_from_slice(buf);
+            let n = buf.len();
+            reader.consume(n);
             continue;
-        }
-        if let Err(e) = on_element(Element {
-            slot: Slot::Line,
-            line: line_no,
-            text: text.to_vec(),
-        }) {
+        };
+        line_no += 1;
+        let outcome = if carry.is_empty() {
+            emit(&buf[..end], line_no, on_element)
+        } else {
+            carry.extend_from_slice(&buf[..end]);
+            let outcome = emit(&carry, line_no, on_element);
+            carry.clear();
+            outcome
+        };
+        reader.consume(end + 1);
+        if let Err(e) = outcome {
             return Ok(Some(Err(e)));
         }
     }
+}
+
+/// Hands one line to the caller, trimmed; blank lines are skipped.
+fn emit(
+    line: &[u8],
+    line_no: u64,
+    on_element: &mut dyn FnMut(Element) -> crate::Result<()>,
+) -> crate::Result<()> {
+    let text = line.trim_ascii();
+    if text.is_empty() {
+        return Ok(());
+    }
+    on_element(Element {
+        slot: Slot::Line,
+        line: line_no,
+        text,
+    })
 }
 
 /// A byte reader with one byte of look-ahead and a line counter.
@@ -350,7 +386,12 @@ pub fn split_document(
             sc.partial = Some((line, text));
             return Err(Stop::Broken(reason));
         }
-        on(Element { slot, line, text }).map_err(Stop::Caller)
+        on(Element {
+            slot,
+            line,
+            text: &text,
+        })
+        .map_err(Stop::Caller)
     };
     let result = match sc.skip_ws() {
         Err(e) => Err(io_stop(e)),
@@ -422,7 +463,7 @@ mod tests {
     fn split(doc: &str) -> (Vec<(Slot, u64, String)>, Option<Broken>) {
         let mut out = Vec::new();
         let broken = split_document(&mut doc.as_bytes(), &mut |e| {
-            out.push((e.slot, e.line, String::from_utf8(e.text).unwrap()));
+            out.push((e.slot, e.line, String::from_utf8(e.text.to_vec()).unwrap()));
             Ok(())
         })
         .unwrap();
@@ -482,5 +523,51 @@ mod tests {
         assert!(looks_like_json_lines(b"{\"a\":1}\r\n{\"a\":2}\r\n"));
         assert!(!looks_like_json_lines(b"{\n \"value\": []\n}"));
         assert!(!looks_like_json_lines(b"[{\"a\":1}]"));
+    }
+
+    fn lines(reader: &mut dyn BufRead) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        let outcome = split_lines(reader, &mut |e| {
+            assert_eq!(e.slot, Slot::Line);
+            out.push((e.line, String::from_utf8(e.text.to_vec()).unwrap()));
+            Ok(())
+        })
+        .unwrap();
+        assert!(outcome.is_none());
+        out
+    }
+
+    #[test]
+    fn lines_are_the_same_whatever_the_reader_buffer() {
+        let text = "{\"a\":1}\r\n\n  \r\n{\"b\":\"long enough to cross buffers\"}\n{\"c\":3}";
+        let expected = vec![
+            (1, "{\"a\":1}".to_string()),
+            (4, "{\"b\":\"long enough to cross buffers\"}".to_string()),
+            (5, "{\"c\":3}".to_string()),
+        ];
+        // The whole text in one buffer (as a mapped file), and buffers of 1 to 7 bytes: lines
+        // borrowed whole, and lines gathered across refills.
+        assert_eq!(lines(&mut text.as_bytes()), expected);
+        for cap in 1..8 {
+            let mut reader = std::io::BufReader::with_capacity(cap, text.as_bytes());
+            assert_eq!(lines(&mut reader), expected, "buffer of {cap} bytes");
+        }
+        assert_eq!(lines(&mut "".as_bytes()), vec![]);
+        assert_eq!(lines(&mut "\n\n".as_bytes()), vec![]);
+    }
+
+    #[test]
+    fn a_line_refused_stops_the_split_with_the_callers_error() {
+        let mut seen = Vec::new();
+        let outcome = split_lines(&mut "{}\n{\"stop\":1}\n{}\n".as_bytes(), &mut |e| {
+            seen.push(e.line);
+            if e.text.starts_with(b"{\"stop") {
+                return Err(crate::Error::Invalid("stop here".into()));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(matches!(outcome, Some(Err(crate::Error::Invalid(m))) if m == "stop here"));
+        assert_eq!(seen, [1, 2]);
     }
 }

@@ -9,7 +9,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -256,7 +255,7 @@ fn sequential(files: &[PathBuf], opts: &IngestOptions) -> bool {
             let Ok(mut r) = source::open(f, Arc::new(AtomicU64::new(0))) else {
                 return false;
             };
-            let head = r.fill_buf().map(<[u8]>::to_vec).unwrap_or_default();
+            let head = source::head(&mut r).unwrap_or_default();
             matches!(
                 detect::detect(f, &head),
                 Ok(detect::Detected::Export(InputFormat::Snapshot, _))

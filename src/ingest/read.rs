@@ -13,7 +13,7 @@ use super::graph::{self, Obj};
 use super::graph_fast;
 use super::json_stream::{self, Element, Slot};
 use super::snapshot::{self, FileTarget, Links, SnapshotRow, TargetError};
-use super::{diagnostic, log_analytics, portal_csv};
+use super::{diagnostic, log_analytics, portal_csv, source};
 use crate::record::AuditRecord;
 use crate::{Error, Result};
 
@@ -108,7 +108,7 @@ pub fn read_file_with(
     snapshots: &mut SnapshotState,
     sink: &mut dyn Sink,
 ) -> Result<FileReport> {
-    let head = reader.fill_buf().map(<[u8]>::to_vec);
+    let head = source::head(reader);
     let mut file = FileReader {
         path,
         format_name: String::new(),
@@ -269,17 +269,17 @@ impl FileReader<'_> {
         // A line holding one Graph record as Entra writes it: converted in one pass.
         if format == InputFormat::Graph
             && el.slot == Slot::Line
-            && let Some(mut r) = graph_fast::fast_record(&el.text)
+            && let Some(mut r) = graph_fast::fast_record(el.text)
         {
             r.fill_derived();
             self.report.read += 1;
             return self.sink.accept_borrowed(r);
         }
-        let value: Value = match serde_json::from_slice(&el.text) {
+        let value: Value = match serde_json::from_slice(el.text) {
             Ok(v) => v,
             Err(e) => {
                 let at = self.next_position(el.line);
-                return self.reject(at, &format!("invalid JSON: {e}"), &el.text);
+                return self.reject(at, &format!("invalid JSON: {e}"), el.text);
             }
         };
         match el.slot {
@@ -322,10 +322,10 @@ impl FileReader<'_> {
                         graph::kind(&other)
                     )),
                 };
-                self.accept_or_reject(el.line, converted, &|| el.text.clone())
+                self.accept_or_reject(el.line, converted, &|| el.text.to_vec())
             }
             Slot::Line | Slot::TopArray | Slot::Keyed(_) => {
-                self.json_value(format, el.line, value, &el.text, 0, ctx)
+                self.json_value(format, el.line, value, el.text, 0, ctx)
             }
         }
     }
@@ -354,7 +354,7 @@ impl FileReader<'_> {
                     Element {
                         slot: Slot::TableColumns(base + t),
                         line,
-                        text,
+                        text: &text,
                     },
                     ctx,
                 )?;
@@ -370,7 +370,7 @@ impl FileReader<'_> {
                         Element {
                             slot: Slot::TableRow(base + t),
                             line,
-                            text,
+                            text: &text,
                         },
                         ctx,
                     )?;
@@ -578,11 +578,11 @@ impl FileReader<'_> {
         self.report.snapshot_date = Some(crate::time::format_rfc3339_nanos(target.snapshot));
         self.sink.snapshot_collection(table, target.snapshot)?;
         let mut on_element = |me: &mut Self, el: Element| -> Result<()> {
-            match serde_json::from_slice::<Value>(&el.text) {
+            match serde_json::from_slice::<Value>(el.text) {
                 Ok(v) => me.snapshot_value(&target, el.line, v, 0, &mut state.links),
                 Err(e) => {
                     let at = me.next_position(el.line);
-                    me.reject(at, &format!("invalid JSON: {e}"), &el.text)
+                    me.reject(at, &format!("invalid JSON: {e}"), el.text)
                 }
             }
         };
