@@ -66,6 +66,8 @@ const STAGE_ROWS: usize = 20_000;
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Rows per data page (at most): a time range on the sorted `TimeGenerated` prunes pages.
 const DATA_PAGE_ROWS: usize = 2048;
+/// Bytes buffered before a write to a Parquet file being written.
+const WRITE_BUFFER: usize = 1 << 20;
 
 /// `DATA/AuditLogs`: the directory holding the `date=YYYY-MM-DD` partitions.
 pub fn audit_logs_dir(data: &Path) -> PathBuf {
@@ -763,11 +765,17 @@ fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
     } else {
         writer_properties()
     };
-    let mut w = ArrowWriter::try_new(file, Arc::clone(first.schema_ref()), Some(props))?;
+    // The Parquet writer writes through a buffer of 8 KiB; a file of a few MB would take
+    // hundreds of `write` calls (14,000 for a 1M-event ingest), this one a few.
+    let out = BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut w = ArrowWriter::try_new(out, Arc::clone(first.schema_ref()), Some(props))?;
     for batch in batches {
         w.write(batch)?;
     }
-    let file = w.into_inner()?;
+    let file = w
+        .into_inner()?
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
     start_writeback(&file);
     if audit {
         target_index::write(path, batches)?;
