@@ -13,6 +13,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -49,6 +51,13 @@ struct Job {
     batches: Vec<RecordBatch>,
 }
 
+/// A background sealing thread: its queue, its handle, and the jobs sent to it and not done yet.
+struct SealingThread {
+    jobs: SyncSender<Job>,
+    handle: JoinHandle<Result<Writer>>,
+    pending: Arc<AtomicUsize>,
+}
+
 /// The days of one ingest.
 pub struct Days {
     data: PathBuf,
@@ -57,7 +66,7 @@ pub struct Days {
     bytes: usize,
     adds: u64,
     /// The background sealing threads (started on the first seal), one channel each.
-    writers: Vec<(SyncSender<Job>, JoinHandle<Result<Writer>>)>,
+    writers: Vec<SealingThread>,
     /// The sealing thread of each day sealed so far: a day's parts are written by one thread,
     /// in order (each drops the `Id`s of the ones before); different days seal in parallel.
     assigned: HashMap<String, usize>,
@@ -164,19 +173,36 @@ impl Days {
             for _ in 0..threads {
                 let (tx, rx) = sync_channel::<Job>(1);
                 let (data, parts_dir) = (self.data.clone(), self.parts_dir.clone());
-                let handle = std::thread::spawn(move || write_jobs(&data, &parts_dir, rx));
-                self.writers.push((tx, handle));
+                let pending = Arc::new(AtomicUsize::new(0));
+                let done = Arc::clone(&pending);
+                let handle = std::thread::spawn(move || write_jobs(&data, &parts_dir, rx, &done));
+                self.writers.push(SealingThread {
+                    jobs: tx,
+                    handle,
+                    pending,
+                });
             }
         }
-        // New days go to the threads in turn: input in time order seals days one after the
-        // other, so consecutive days are written side by side.
-        let next = self.assigned.len() % self.writers.len();
-        let worker = *self.assigned.entry(day.to_string()).or_insert(next);
+        // A day sealed before goes to the same thread (its parts in order); a new day to the
+        // thread with the fewest jobs waiting, so neither thread idles while the other has a queue
+        // (the last days of an ingest are sealed side by side with the queued ones).
+        let worker = match self.assigned.get(day) {
+            Some(&w) => w,
+            None => {
+                let w = (0..self.writers.len())
+                    .min_by_key(|&w| self.writers[w].pending.load(Ordering::Acquire))
+                    .expect("at least one sealing thread");
+                self.assigned.insert(day.to_string(), w);
+                w
+            }
+        };
         let job = Job {
             day: day.to_string(),
             batches: d.batches,
         };
-        if self.writers[worker].0.send(job).is_err() {
+        let thread = &self.writers[worker];
+        thread.pending.fetch_add(1, Ordering::AcqRel);
+        if thread.jobs.send(job).is_err() {
             // The writer stopped on an error: report it.
             return Err(self.join_writers().err().unwrap_or_else(|| {
                 Error::Invalid("the background Parquet writer stopped".into())
@@ -190,7 +216,7 @@ impl Days {
         let mut all = Writer::default();
         let mut first_error = None;
         // Every channel is closed first, so no thread waits for a job while another is joined.
-        let handles: Vec<_> = self.writers.drain(..).map(|(_, h)| h).collect();
+        let handles: Vec<_> = self.writers.drain(..).map(|t| t.handle).collect();
         for h in handles {
             match h.join().expect("the Parquet writer does not panic") {
                 Ok(w) => {
@@ -208,34 +234,16 @@ impl Days {
         }
     }
 
-    /// Seals every day still open (in parallel) and returns, per day, its parts (in order) and
-    /// the counts. Days whose records were all duplicates have no part.
+    /// Seals every day still open and returns, per day, its parts (in order) and the counts.
+    /// Days whose records were all duplicates have no part. The open days are queued on the
+    /// sealing threads like the others, so they are sealed while those threads finish their
+    /// queues, not after.
     pub fn finish(mut self) -> Result<BTreeMap<String, (Vec<PathBuf>, Sealed)>> {
-        let writer = self.join_writers()?;
-        let open: Vec<(String, Day)> = std::mem::take(&mut self.open).into_iter().collect();
-        let Writer {
-            mut parts,
-            mut stats,
-        } = writer;
-        let (data, parts_dir) = (&self.data, &self.parts_dir);
-        let outcomes = super::for_each_parallel(&open, |(day, d)| {
-            let mut w = Writer::default();
-            w.parts
-                .insert(day.clone(), parts.get(day).cloned().unwrap_or_default());
-            w.seal(data, parts_dir, day, &d.batches)?;
-            Ok::<_, Error>(w)
-        });
-        for outcome in outcomes {
-            let w = outcome?;
-            for (day, p) in w.parts {
-                parts.insert(day, p);
-            }
-            for (day, s) in w.stats {
-                let e = stats.entry(day).or_default();
-                e.staged += s.staged;
-                e.kept += s.kept;
-            }
+        let open: Vec<String> = self.open.keys().cloned().collect();
+        for day in open {
+            self.seal(&day)?;
         }
+        let Writer { mut parts, stats } = self.join_writers()?;
         Ok(stats
             .into_iter()
             .map(|(day, s)| {
@@ -246,10 +254,18 @@ impl Days {
     }
 }
 
-fn write_jobs(data: &Path, parts_dir: &Path, jobs: Receiver<Job>) -> Result<Writer> {
+fn write_jobs(
+    data: &Path,
+    parts_dir: &Path,
+    jobs: Receiver<Job>,
+    pending: &AtomicUsize,
+) -> Result<Writer> {
     let mut w = Writer::default();
     for job in jobs {
-        w.seal(data, parts_dir, &job.day, &job.batches)?;
+        let sealed = w.seal(data, parts_dir, &job.day, &job.batches);
+        drop(job);
+        pending.fetch_sub(1, Ordering::AcqRel);
+        sealed?;
     }
     Ok(w)
 }

@@ -124,9 +124,10 @@ fn apply_journal(data: &Path, journal: &Journal) -> Result<()> {
         io(&from, fs::rename(&from, &to))?;
         dirs.insert(parent.to_path_buf());
     }
-    for d in dirs {
-        sync_dir(&d)?;
-    }
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    for_each_io(&dirs, |d| sync_dir(d))
+        .into_iter()
+        .collect::<Result<()>>()?;
     let path = meta_dir(data).join(JOURNAL);
     io(&path, fs::remove_file(&path))?;
     let staging = meta_dir(data).join("staging").join(&journal.txn);
@@ -543,9 +544,26 @@ impl Transaction<'_> {
 
 /// Runs `work` on every item, on as many threads as there are cores; results in item order.
 fn for_each_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().max(1));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for_each_on(cores, items, work)
+}
+
+/// Threads waiting on the disk at once for [`for_each_io`].
+const IO_THREADS: usize = 16;
+
+/// [`for_each_parallel`] for work that waits on the disk (`fsync`): more threads than cores, so
+/// the file system gathers their flushes into fewer journal commits.
+fn for_each_io<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    for_each_on(IO_THREADS, items, work)
+}
+
+/// Runs `work` on every item on at most `threads` threads; results in item order.
+fn for_each_on<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.min(items.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -822,10 +840,10 @@ fn with_indexes(data: &Path, moves: Vec<(PathBuf, PathBuf)>) -> Vec<(PathBuf, Pa
     out
 }
 
-/// Flushes files to disk (on every core: each flush waits for the disk), before a journal
+/// Flushes files to disk (on several threads: each flush waits for the disk), before a journal
 /// makes them part of the dataset.
 fn sync_files(files: &[PathBuf]) -> Result<()> {
-    for_each_parallel(files, |path| {
+    for_each_io(files, |path| {
         io(path, File::open(path).and_then(|f| f.sync_all()))
     })
     .into_iter()
