@@ -1,6 +1,5 @@
 //! Input files: walking the paths given on the command line, opening files (`.gz` transparently,
-//! UTF-8 BOM skipped, plain files memory-mapped), and counting the bytes read so a progress bar
-//! can follow.
+//! UTF-8 BOM skipped), and counting the bytes read so a progress bar can follow.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -102,97 +101,6 @@ pub fn is_gzip(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
-/// A plain file read through a memory map. Its buffer is the whole rest of the file, so a line
-/// is handed on borrowed from the page cache: no `read` copying it into a buffer, no copy out of
-/// the buffer (together about 5 % of an ingest's CPU, `BENCHMARKS.md`). Every [`RELEASE_STEP`]
-/// bytes the pages behind the reader are unmapped again (they stay in the page cache), so the
-/// process's resident memory does not grow with the file.
-///
-/// Like every reader of a mapped file (ripgrep maps files the same way), this assumes the file is
-/// not truncated while it is read: an export being written is read up to its length at opening.
-struct Mapped {
-    map: memmap2::Mmap,
-    pos: usize,
-    /// Bytes before this offset are unmapped and counted; a multiple of [`RELEASE_STEP`].
-    released: usize,
-    counter: Arc<AtomicU64>,
-}
-
-/// Bytes read between releases of the pages behind a [`Mapped`] reader: a multiple of every page
-/// size, small enough to keep a mapped file's share of resident memory at a few MB.
-const RELEASE_STEP: usize = 4 << 20;
-
-impl Mapped {
-    /// Maps `file` if it is a regular, non-empty file (not a pipe, a terminal, or `/dev/stdin`).
-    fn new(file: &File, counter: &Arc<AtomicU64>) -> Option<Self> {
-        let meta = file.metadata().ok()?;
-        if !meta.is_file() || meta.len() == 0 {
-            return None;
-        }
-        // SAFETY: the map is only read, through `fill_buf` and `read`. Its contents changing
-        // under the reader (another process truncating or rewriting the file) is the caveat every
-        // mapped reader carries; see the type's documentation.
-        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
-        // Read-ahead in large steps; a failed hint changes nothing.
-        let _ = map.advise(memmap2::Advice::Sequential);
-        Some(Self {
-            map,
-            pos: 0,
-            released: 0,
-            counter: Arc::clone(counter),
-        })
-    }
-
-    /// Unmaps the whole steps before `pos` and counts their bytes as read.
-    fn release(&mut self) {
-        let upto = self.pos / RELEASE_STEP * RELEASE_STEP;
-        if upto > self.released {
-            // SAFETY: a read-only shared mapping of a file: `DONTNEED` only drops the page table
-            // entries; a later access maps the same page-cache contents again. No slice handed
-            // out by `fill_buf` outlives the `consume` that led here (`&mut self`).
-            let _ = unsafe {
-                self.map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    self.released,
-                    upto - self.released,
-                )
-            };
-            self.counter
-                .fetch_add((upto - self.released) as u64, Ordering::Relaxed);
-            self.released = upto;
-        }
-    }
-}
-
-impl Read for Mapped {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = (&self.map[self.pos..]).read(out)?;
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for Mapped {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        Ok(&self.map[self.pos..])
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.map.len());
-        if self.pos - self.released >= RELEASE_STEP {
-            self.release();
-        }
-    }
-}
-
-impl Drop for Mapped {
-    /// The file is done with: the rest of its bytes count as read.
-    fn drop(&mut self) {
-        self.counter
-            .fetch_add((self.map.len() - self.released) as u64, Ordering::Relaxed);
-    }
-}
-
 /// Bytes of a file's start that format detection looks at.
 pub const HEAD_BYTES: usize = 1 << 16;
 
@@ -203,33 +111,25 @@ pub fn head(reader: &mut dyn BufRead) -> io::Result<Vec<u8>> {
         .map(|buf| buf[..buf.len().min(HEAD_BYTES)].to_vec())
 }
 
-/// Opens a file for reading: decompressed if `.gz`, memory-mapped if a plain regular file,
-/// buffered otherwise, with a leading UTF-8 BOM removed. `counter` receives the number of bytes
-/// read from disk.
+/// Opens a file for reading: decompressed if `.gz`, buffered, with a leading UTF-8 BOM removed.
+/// `counter` receives the number of bytes read from disk.
+///
+/// (Mapping plain files instead was measured and dropped: it saved the kernel's copy into the
+/// buffer, but the scanner then read every line cold from memory instead of from the cache the
+/// copy had just filled, and the ingest's CPU time stayed the same or grew.)
 pub fn open(path: &Path, counter: Arc<AtomicU64>) -> Result<Box<dyn BufRead>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let gzip = is_gzip(path);
-    let mapped = if gzip {
-        None
-    } else {
-        Mapped::new(&file, &counter)
+    let counted = Counting {
+        inner: file,
+        counter,
     };
-    let mut reader: Box<dyn BufRead> = match mapped {
-        Some(mapped) => Box::new(mapped),
-        None => {
-            let counted = Counting {
-                inner: file,
-                counter,
-            };
-            if gzip {
-                Box::new(BufReader::with_capacity(
-                    HEAD_BYTES,
-                    MultiGzDecoder::new(BufReader::new(counted)),
-                ))
-            } else {
-                Box::new(BufReader::with_capacity(HEAD_BYTES, counted))
-            }
-        }
+    let mut reader: Box<dyn BufRead> = if is_gzip(path) {
+        Box::new(BufReader::with_capacity(
+            HEAD_BYTES,
+            MultiGzDecoder::new(BufReader::new(counted)),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(HEAD_BYTES, counted))
     };
     match reader.fill_buf() {
         Ok(head) if head.starts_with(b"\xEF\xBB\xBF") => reader.consume(3),
@@ -282,67 +182,6 @@ mod tests {
         assert_eq!(s, "{\"x\":1}\n");
         assert!(counter.load(Ordering::Relaxed) > 9);
         assert_eq!(logical_name(&gz), "b.json");
-    }
-
-    #[test]
-    fn plain_files_are_mapped_and_read_as_a_buffered_reader_reads_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.ndjson");
-        // Past two release steps, with a BOM and no final newline.
-        let mut text = b"\xEF\xBB\xBF".to_vec();
-        let mut n = 0;
-        while text.len() < 2 * RELEASE_STEP + 12_345 {
-            text.extend_from_slice(format!("{{\"n\":{n}}}\n").as_bytes());
-            n += 1;
-        }
-        text.extend_from_slice(b"{\"last\":true}");
-        std::fs::write(&path, &text).unwrap();
-
-        let file = File::open(&path).unwrap();
-        let unused = Arc::new(AtomicU64::new(0));
-        assert!(
-            Mapped::new(&file, &unused).is_some(),
-            "a plain file is mapped"
-        );
-        let counter = Arc::new(AtomicU64::new(0));
-        let mut reader = open(&path, counter.clone()).unwrap();
-        assert_eq!(head(&mut reader).unwrap(), text[3..3 + HEAD_BYTES]);
-        let mut lines = Vec::new();
-        loop {
-            let mut line = Vec::new();
-            if reader.read_until(b'\n', &mut line).unwrap() == 0 {
-                break;
-            }
-            lines.push(line);
-            if lines.len() == 3 {
-                // `Read` too, for the CSV readers.
-                let mut some = [0u8; 5];
-                reader.read_exact(&mut some).unwrap();
-                lines.push(some.to_vec());
-            }
-        }
-        assert_eq!(lines.concat(), text[3..]);
-        assert!(
-            counter.load(Ordering::Relaxed) >= 2 * RELEASE_STEP as u64,
-            "released steps are counted as they go"
-        );
-        drop(reader);
-        assert_eq!(counter.load(Ordering::Relaxed), text.len() as u64);
-    }
-
-    #[test]
-    fn empty_files_and_pipes_are_not_mapped() {
-        let dir = tempfile::tempdir().unwrap();
-        let empty = dir.path().join("empty.json");
-        std::fs::write(&empty, b"").unwrap();
-        let counter = Arc::new(AtomicU64::new(0));
-        assert!(Mapped::new(&File::open(&empty).unwrap(), &counter).is_none());
-        assert!(
-            head(&mut open(&empty, counter.clone()).unwrap())
-                .unwrap()
-                .is_empty()
-        );
-        assert!(Mapped::new(&File::open("/dev/null").unwrap(), &counter).is_none());
     }
 
     #[test]
