@@ -545,8 +545,8 @@ mod tests {
             (4, "{\"b\":\"long enough to cross buffers\"}".to_string()),
             (5, "{\"c\":3}".to_string()),
         ];
-        // The whole text in one buffer (a reader whose buffer holds it all), and buffers of 1 to 7 bytes: lines
-        // borrowed whole, and lines gathered across refills.
+        // The whole text in one buffer, and buffers of 1 to 7 bytes: lines borrowed whole, and
+        // lines gathered across refills.
         assert_eq!(lines(&mut text.as_bytes()), expected);
         for cap in 1..8 {
             let mut reader = std::io::BufReader::with_capacity(cap, text.as_bytes());
