@@ -24,21 +24,28 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
-use datafusion::common::{Constraints, ScalarValue, Statistics};
+use datafusion::common::{Constraints, DFSchema, ScalarValue, Statistics, internal_err};
 use datafusion::datasource::listing::{ListingTable, PartitionedFile};
 use datafusion::datasource::physical_plan::ParquetSource;
-use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+use datafusion::datasource::physical_plan::parquet::{
+    ParquetRowSelection, can_expr_be_pushed_down_with_schemas,
+};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::logical_expr::execution_props::ExecutionProps;
+use datafusion::logical_expr::expr_rewriter::unnormalize_col;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{
     BinaryExpr, Expr, LogicalPlan, Operator, TableProviderFilterPushDown, TableType, col, lit,
 };
 use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::object_store::{ObjectMeta, ObjectStore};
+use datafusion::physical_expr::create_physical_expr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::filter_pushdown::PushedDown;
 use futures::TryStreamExt;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::file::metadata::PageIndexPolicy;
@@ -296,6 +303,70 @@ impl IndexedTable {
         let selection = row_selection(&selected.matching, selected.rows);
         Some(file.with_extension(ParquetRowSelection::new(selection)))
     }
+
+    /// Whether the Parquet reader evaluates `filter` on every row it reads, exactly: a filter on
+    /// the files' columns (not on `date`, which the listing answers for) that DataFusion's row
+    /// filter takes as a whole (the columns it reads are primitive, or primitive leaves reached
+    /// through `get_field`; `datafusion_datasource_parquet::row_filter`), and not volatile.
+    /// DataFusion itself removes such a filter from above a scan once it is pushed into the
+    /// reader; answering "exact" up front also keeps the columns only the filter reads out of
+    /// the scan's output (`Category`, `Result`, `TimeGenerated` in App role assignment
+    /// activity), which the reader otherwise decodes whole, every row of every page, for the
+    /// rows the filter keeps.
+    fn evaluates_exactly(&self, filter: &Expr) -> bool {
+        let columns = filter.column_refs();
+        if columns.is_empty() || columns.iter().any(|c| c.name == DATE) || filter.is_volatile() {
+            return false;
+        }
+        let schema = self.schema();
+        let Ok(df_schema) = DFSchema::try_from(Arc::clone(&schema)) else {
+            return false;
+        };
+        let context = PhysicalPlanningContext::default();
+        // The optimizer asks with the columns qualified by the table's name in the query.
+        let filter = unnormalize_col(filter.clone());
+        match create_physical_expr(&filter, &df_schema, &ExecutionProps::new(), &context) {
+            Ok(expr) => can_expr_be_pushed_down_with_schemas(&expr, &schema),
+            Err(_) => false,
+        }
+    }
+}
+
+/// `plan`, a file scan, with `filters` (each one that [`IndexedTable::evaluates_exactly`])
+/// evaluated on every row by the Parquet reader, whatever the session's `pushdown_filters`:
+/// the table answered "exact" for them, so nothing above the scan applies them again.
+fn push_row_filters(
+    state: &dyn Session,
+    plan: Arc<dyn ExecutionPlan>,
+    filters: &[Expr],
+) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+    if filters.is_empty() || plan.downcast_ref::<EmptyExec>().is_some() {
+        return Ok(plan);
+    }
+    let Some(config) = plan
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+    else {
+        return internal_err!("AuditLogs: the scan of its files is not a file scan: {plan:?}");
+    };
+    let schema = Arc::clone(config.file_source.table_schema().table_schema());
+    let df_schema = DFSchema::try_from(schema)?;
+    let exprs = filters
+        .iter()
+        .map(|f| state.create_physical_expr(unnormalize_col(f.clone()), &df_schema))
+        .collect::<datafusion::common::Result<Vec<_>>>()?;
+    let mut options = state.config_options().clone();
+    options.execution.parquet.pushdown_filters = true;
+    let pushed = config.file_source.try_pushdown_filters(exprs, &options)?;
+    let (true, Some(source)) = (
+        pushed.filters.iter().all(|p| matches!(p, PushedDown::Yes)),
+        pushed.updated_node,
+    ) else {
+        return internal_err!("AuditLogs: the Parquet reader refused filters {filters:?}");
+    };
+    let mut config = config.clone();
+    config.file_source = source;
+    Ok(DataSourceExec::from_data_source(config))
 }
 
 /// The selection of `rows` (ascending) among `total` rows.
@@ -461,19 +532,36 @@ impl TableProvider for IndexedTable {
         state: &dyn Session,
         args: ScanArgs<'a>,
     ) -> datafusion::common::Result<ScanResult> {
-        let keys = target_keys(args.filters().unwrap_or(&[]));
+        let filters = args.filters().unwrap_or(&[]);
+        let keys = target_keys(filters);
+        let exact: Vec<Expr> = filters
+            .iter()
+            .filter(|f| self.evaluates_exactly(f))
+            .cloned()
+            .collect();
         let plan = match self.scan_days(state, &args).await? {
             Some(plan) => plan,
             None => self.inner.scan_with_args(state, args).await?.into_inner(),
         };
-        Ok(ScanResult::new(self.select(state, plan, &keys).await?))
+        let plan = self.select(state, plan, &keys).await?;
+        Ok(ScanResult::new(push_row_filters(state, plan, &exact)?))
     }
 
+    /// The listing table's answer (exact for filters on `date` alone), and exact as well for
+    /// every filter the Parquet reader evaluates on each row ([`IndexedTable::evaluates_exactly`]):
+    /// the scan then applies it itself ([`push_row_filters`]) and DataFusion neither keeps a
+    /// filter above the scan nor reads the columns only that filter uses.
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
+        let mut answers = self.inner.supports_filters_pushdown(filters)?;
+        for (answer, filter) in answers.iter_mut().zip(filters) {
+            if *answer == TableProviderFilterPushDown::Inexact && self.evaluates_exactly(filter) {
+                *answer = TableProviderFilterPushDown::Exact;
+            }
+        }
+        Ok(answers)
     }
 
     fn statistics(&self) -> Option<Statistics> {

@@ -813,4 +813,47 @@ mod tests {
             "nested access is pushed into the scan: {physical}"
         );
     }
+
+    #[test]
+    fn columns_only_a_filter_reads_are_not_read_back_out_of_the_scan() {
+        let (_tmp, data) = dataset();
+        let engine = Engine::open(&data).unwrap();
+        let rt = rt();
+        let sql = format!(
+            "SELECT Id FROM AuditLogs WHERE Category = 'GroupManagement' \
+             AND TimeGenerated > arrow_cast({}, 'Timestamp(Nanosecond, Some(\"UTC\"))') \
+             AND InitiatedBy['user']['displayName'] <> 'Bob' \
+             AND array_length(TargetResources) > 0 ORDER BY Id",
+            JAN2 + 500
+        );
+        let result = rt
+            .block_on(engine.query(&format!("EXPLAIN {sql}")))
+            .unwrap();
+        let plans = strings(&result.batches, 1);
+        let physical = plans[1].as_deref().unwrap();
+        // The reader evaluates the three filters on primitive leaves and DataFusion keeps no
+        // filter for them, so the scan outputs neither `Category` nor `TimeGenerated`; the
+        // filter on the whole list stays above the scan, which reads the list for it.
+        let scan = physical
+            .lines()
+            .find(|l| l.contains("DataSourceExec"))
+            .unwrap();
+        assert!(scan.contains("projection=[Id, TargetResources]"), "{scan}");
+        assert!(scan.contains("predicate=Category@"), "{scan}");
+        assert!(scan.contains("TimeGenerated@"), "{scan}");
+        assert!(scan.contains("get_field(InitiatedBy@"), "{scan}");
+        assert!(physical.contains("FilterExec: array_length"), "{physical}");
+        // `a` (Ada, two targets) and `c` (Cy, one); `b` is Bob's and has no targets.
+        let batches = rt.block_on(engine.sql(&sql)).unwrap();
+        assert_eq!(strings(&batches, 0), [Some("a".into()), Some("c".into())]);
+        let none = sql.replace("'GroupManagement'", "'UserManagement'");
+        assert_eq!(
+            rt.block_on(engine.sql(&none))
+                .unwrap()
+                .iter()
+                .map(|b| b.num_rows())
+                .sum::<usize>(),
+            0
+        );
+    }
 }
