@@ -59,19 +59,26 @@ pub struct IndexedTable {
     inner: ListingTable,
     /// The table's directory (holding `date=.../part-*.parquet`).
     dir: PathBuf,
-    /// The table's days, read once per engine ([`IndexedTable::days_within`]).
+    /// What has been listed of `dir`, shared by the tables the engine declares over it (one
+    /// per query that reads nested columns narrowed).
+    listing: Arc<Listing>,
+}
+
+/// The days and files of one table directory, each listed once per engine.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The table's days ([`IndexedTable::days_within`]).
     days: OnceLock<Option<Vec<String>>>,
     /// The files of each day listed so far ([`IndexedTable::day_files`]).
     listed: Mutex<HashMap<String, Arc<Vec<ObjectMeta>>>>,
 }
 
 impl IndexedTable {
-    pub fn new(inner: ListingTable, dir: PathBuf) -> IndexedTable {
+    pub fn new(inner: ListingTable, dir: PathBuf, listing: Arc<Listing>) -> IndexedTable {
         IndexedTable {
             inner,
             dir,
-            days: OnceLock::new(),
-            listed: Mutex::default(),
+            listing,
         }
     }
 
@@ -208,7 +215,7 @@ impl IndexedTable {
     /// listing table would percent-decode it). The directory is read once per engine, as the
     /// days' files are.
     fn days_within(&self, bounds: &DayBounds) -> Option<Vec<String>> {
-        let all = self.days.get_or_init(|| {
+        let all = self.listing.days.get_or_init(|| {
             let mut days = Vec::new();
             for entry in std::fs::read_dir(&self.dir).ok()? {
                 let name = entry.ok()?.file_name();
@@ -242,7 +249,7 @@ impl IndexedTable {
         table: &ObjectPath,
         day: &str,
     ) -> datafusion::common::Result<Option<Arc<Vec<ObjectMeta>>>> {
-        if let Some(files) = self.listed.lock().expect("not poisoned").get(day) {
+        if let Some(files) = self.listing.listed.lock().expect("not poisoned").get(day) {
             return Ok(Some(Arc::clone(files)));
         }
         let prefix = table.clone().join(format!("{DATE}={day}"));
@@ -257,7 +264,8 @@ impl IndexedTable {
             }
         }
         let files = Arc::new(files);
-        self.listed
+        self.listing
+            .listed
             .lock()
             .expect("not poisoned")
             .insert(day.to_string(), Arc::clone(&files));

@@ -76,6 +76,8 @@ pub struct Engine {
     /// The tables stored as Parquet: name → (directory, partition column), to re-declare them
     /// with narrowed nested types for one query ([`Engine::kql_dataframe`]).
     stored: Arc<Vec<(String, PathBuf, &'static str)>>,
+    /// What has been listed of `AuditLogs`' directory, shared by every declaration of it.
+    audit_listing: Arc<indexed::Listing>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -129,6 +131,7 @@ impl Engine {
         );
         let audit_logs = crate::store::audit_logs_dir(data_dir);
         let mut stored = Vec::new();
+        let audit_listing = Arc::new(indexed::Listing::default());
         let table: Arc<dyn datafusion::catalog::TableProvider> = if audit_logs.is_dir() {
             stored.push((AUDIT_LOGS.to_string(), audit_logs.clone(), DATE_PARTITION));
             stored_table(
@@ -137,6 +140,7 @@ impl Engine {
                 &audit_logs,
                 &audit_logs_schema(),
                 DATE_PARTITION,
+                &audit_listing,
             )?
         } else {
             empty_table()?
@@ -160,6 +164,7 @@ impl Engine {
             ctx,
             data_dir: data_dir.to_path_buf(),
             stored: Arc::new(stored),
+            audit_listing,
         })
     }
 
@@ -312,7 +317,14 @@ impl Engine {
             }
         }
         for (name, dir, partition, narrowed) in overrides {
-            let table = stored_table(&self.ctx, name, dir, narrowed, partition)?;
+            let table = stored_table(
+                &self.ctx,
+                name,
+                dir,
+                narrowed,
+                partition,
+                &self.audit_listing,
+            )?;
             schema.register_table(name.clone(), table)?;
         }
         let catalog = Arc::new(MemoryCatalogProvider::new());
@@ -454,17 +466,22 @@ fn empty_table() -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
 /// The stored table `name` over the hive-partitioned Parquet files below `dir` (which exists),
 /// declared with `schema`: `AuditLogs` is read through its target index ([`indexed`]). Files
 /// outside `partition=...` directories, in deeper subdirectories (staging), empty or not ending
-/// in `.parquet` are not read.
+/// in `.parquet` are not read. `audit_listing` is what the engine has listed of `AuditLogs`.
 fn stored_table(
     ctx: &SessionContext,
     name: &str,
     dir: &Path,
     schema: &SchemaRef,
     partition: &str,
+    audit_listing: &Arc<indexed::Listing>,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     let table = partitioned_table(ctx, dir, schema, partition)?;
     Ok(if name == AUDIT_LOGS {
-        Arc::new(indexed::IndexedTable::new(table, dir.to_path_buf()))
+        Arc::new(indexed::IndexedTable::new(
+            table,
+            dir.to_path_buf(),
+            Arc::clone(audit_listing),
+        ))
     } else {
         Arc::new(table)
     })
